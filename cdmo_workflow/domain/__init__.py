@@ -1,0 +1,1 @@
+"""The pure core: projects, phases, gates, sign-offs and decisions. No I/O, no clock."""
