@@ -19,6 +19,26 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _global_options(
+    db: str | None = typer.Option(
+        None, "--db", help="Database URL (default: CDMO_DATABASE_URL or sqlite:///.cdmo/cdmo.db)."
+    ),
+    definitions: str | None = typer.Option(
+        None,
+        "--definitions",
+        help="Folder holding definitions/ and gates/ (default: CDMO_DEFINITIONS or the cwd).",
+    ),
+) -> None:
+    """Stage-gate workflows for CDMO programmes: definitions, projects, gates, sign-offs."""
+    import os
+
+    if db:
+        os.environ["CDMO_DATABASE_URL"] = db
+    if definitions:
+        os.environ["CDMO_DEFINITIONS"] = definitions
+
+
 def _register() -> None:
     from . import validate
 

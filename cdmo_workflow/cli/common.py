@@ -1,0 +1,95 @@
+"""Shared pieces of the CLI: global options, error rendering, exit codes, password input."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help="Database URL (default: CDMO_DATABASE_URL or sqlite:///.cdmo/cdmo.db)."
+    ),
+]
+DefinitionsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--definitions",
+        help="Folder holding definitions/ and gates/ (default: CDMO_DEFINITIONS or the cwd).",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def context(db: str | None = None, definitions: str | None = None) -> Any:
+    from ..service import open_context
+
+    return open_context(db_url=db, definitions=definitions)
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """Turn the engine's errors into one clear line and an exit code; never a traceback."""
+    from ..domain.errors import EngineError, NotFound, RuleViolation
+    from ..spec.errors import DefinitionError
+
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except RuleViolation as exc:
+        fail(f"{exc.message} [rule: {exc.rule}]")
+    except NotFound as exc:
+        fail(str(exc))
+    except EngineError as exc:  # Refused and friends
+        violation = getattr(exc, "violation", None)
+        if isinstance(violation, RuleViolation):
+            fail(f"{violation.message} [rule: {violation.rule}]")
+        fail(str(exc))
+    except DefinitionError as exc:
+        for finding in exc.findings:
+            typer.echo(str(finding), err=True)
+        fail("the definitions are invalid (run `cdmo validate`)")
+    except Exception as exc:  # adapters: database unreachable, weak password, ...
+        name = type(exc).__name__
+        from ..identity import IdentityError
+        from ..store.errors import StoreError
+
+        if isinstance(exc, StoreError | IdentityError | ValueError):
+            fail(str(exc))
+        fail(f"{name}: {exc}")
+
+
+def read_password(confirm: bool = False, prompt: str = "Password") -> str:
+    """The signer's password: CDMO_PASSWORD, else a prompt without echo (Part 11.200)."""
+    env = os.environ.get("CDMO_PASSWORD")
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        fail("no password given: set CDMO_PASSWORD or run in a terminal", EXIT_USAGE)
+    value: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+    return value
+
+
+def emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def run(fn: Callable[[], Any]) -> Any:
+    with errors():
+        return fn()

@@ -1,0 +1,845 @@
+"""The Project aggregate: every rule of the stage-gate engine, over plain data.
+
+Commands validate first and mutate only after every rule passed, so a refused command leaves
+the project exactly as it was. Each accepted command returns a :class:`Change` (subject, old
+and new values for the audit trail) and leaves its domain events in ``pending_events``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..spec.models import Decision, GateDef, PhaseDef, ProcessSnapshot
+from . import events as ev
+from .errors import NotFound, RuleViolation
+from .events import DomainEvent
+from .records import (
+    CONSERVATISM,
+    VETO_DECISIONS,
+    Condition,
+    Evidence,
+    GateReview,
+    Hold,
+    Meaning,
+    PhaseRun,
+    PhaseState,
+    ProjectState,
+    ReviewState,
+    Signature,
+    iso,
+    parse_time,
+    sha256_of,
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an accepted command did, as the audit trail records it."""
+
+    action: str
+    subject: str
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Signer:
+    """An authenticated person: the service has verified the password before this exists."""
+
+    user: str
+    name: str
+
+
+@dataclass
+class Project:
+    """A customer programme running on one pinned process snapshot."""
+
+    code: str
+    customer: str
+    snapshot: ProcessSnapshot
+    team: dict[str, list[str]]
+    state: ProjectState
+    phases: dict[str, PhaseRun]
+    created_at: datetime
+    created_by: str
+    reviews: list[GateReview] = field(default_factory=list)
+    conditions: list[Condition] = field(default_factory=list)
+    hold: Hold | None = None
+    completed_at: datetime | None = None
+    pending_events: list[DomainEvent] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ creation
+
+    @classmethod
+    def start(
+        cls,
+        code: str,
+        customer: str,
+        snapshot: ProcessSnapshot,
+        team: dict[str, list[str]],
+        by: str,
+        now: datetime,
+        *,
+        by_is_admin: bool = False,
+    ) -> tuple[Project, Change]:
+        """Start a project: start phases become active (and open their gates if nothing is due)."""
+        process = snapshot.process
+        if not code.strip():
+            raise RuleViolation("invalid-code", "a project code must not be empty")
+        if not customer.strip():
+            raise RuleViolation("invalid-customer", "a project needs a customer name")
+        for role, users in team.items():
+            if role not in process.roles:
+                raise RuleViolation(
+                    "unknown-role",
+                    f"role {role!r} is not declared by process {process.id} "
+                    f"(it declares: {', '.join(sorted(process.roles))})",
+                    role=role,
+                    process=process.id,
+                )
+            if not users:
+                raise RuleViolation("empty-role", f"role {role!r} has no one assigned", role=role)
+        manager = process.manager_role
+        if by not in team.get(manager, []) and not by_is_admin:
+            raise RuleViolation(
+                "not-project-manager",
+                f"user {by!r} must be assigned to the manager role {manager!r} of this project "
+                "to start it",
+                user=by,
+                role=manager,
+            )
+        phases = {p.id: PhaseRun(id=p.id) for p in process.phases}
+        project = cls(
+            code=code,
+            customer=customer,
+            snapshot=snapshot,
+            team={r: list(dict.fromkeys(u)) for r, u in team.items()},
+            state=ProjectState.ACTIVE,
+            phases=phases,
+            created_at=now,
+            created_by=by,
+        )
+        project._emit(
+            ev.PROJECT_STARTED,
+            data={
+                "customer": customer,
+                "process": process.id,
+                "process_name": process.name,
+                "version_hash": snapshot.version_hash,
+                "by": by,
+                "team": project.team,
+            },
+        )
+        for p in process.phases:
+            if not p.after:
+                project._activate(p.id, now)
+        change = Change(
+            "project.start",
+            code,
+            None,
+            {
+                "code": code,
+                "customer": customer,
+                "process": process.id,
+                "version_hash": snapshot.version_hash,
+                "team": project.team,
+            },
+        )
+        return project, change
+
+    # ------------------------------------------------------------------ lookups
+
+    @property
+    def process_id(self) -> str:
+        return self.snapshot.process.id
+
+    def phase_def(self, phase_id: str) -> PhaseDef:
+        for p in self.snapshot.process.phases:
+            if p.id == phase_id:
+                return p
+        raise NotFound("phase", phase_id, f"process {self.process_id} has: {self._phase_ids()}")
+
+    def _phase_ids(self) -> str:
+        return ", ".join(p.id for p in self.snapshot.process.phases)
+
+    def gate_def(self, gate_id: str) -> tuple[GateDef, PhaseDef]:
+        """The gate and the phase it closes; unknown gates name the known ones."""
+        for p in self.snapshot.process.phases:
+            if p.gate == gate_id:
+                return self.snapshot.gates[gate_id], p
+        known = ", ".join(p.gate for p in self.snapshot.process.phases)
+        raise NotFound("gate", gate_id, f"process {self.process_id} has: {known}")
+
+    def successors(self, phase_id: str) -> list[str]:
+        return [p.id for p in self.snapshot.process.phases if phase_id in p.after]
+
+    def downstream(self, phase_id: str) -> list[str]:
+        """Every phase reachable from ``phase_id`` through ``after`` links (excluding itself)."""
+        seen: list[str] = []
+        stack = self.successors(phase_id)
+        while stack:
+            nxt = stack.pop()
+            if nxt not in seen:
+                seen.append(nxt)
+                stack.extend(self.successors(nxt))
+        return seen
+
+    def open_review(self, gate_id: str) -> GateReview | None:
+        for r in reversed(self.reviews):
+            if r.gate == gate_id and r.state == ReviewState.OPEN:
+                return r
+        return None
+
+    def latest_review(self, gate_id: str) -> GateReview | None:
+        for r in reversed(self.reviews):
+            if r.gate == gate_id and r.state != ReviewState.VOID:
+                return r
+        return None
+
+    def open_reviews(self) -> list[GateReview]:
+        return [r for r in self.reviews if r.state == ReviewState.OPEN]
+
+    def roles_of(self, user: str) -> list[str]:
+        return [role for role, users in self.team.items() if user in users]
+
+    def missing(self, review: GateReview) -> list[dict[str, Any]]:
+        """Role quotas not yet met in ``review``: ``[{role, needed}]``."""
+        gate = self.snapshot.gates[review.gate]
+        out: list[dict[str, Any]] = []
+        for quota in gate.signoffs:
+            have = sum(1 for s in review.signatures if s.role == quota.role)
+            if have < quota.min:
+                out.append({"role": quota.role, "needed": quota.min - have})
+        return out
+
+    def open_conditions(self, phase_id: str | None = None) -> list[Condition]:
+        return [
+            c
+            for c in self.conditions
+            if c.state == "open" and (phase_id is None or c.phase == phase_id)
+        ]
+
+    def review_record(self, review: GateReview) -> dict[str, Any]:
+        """The canonical gate-review record a signature is linked to (21 CFR 11.70)."""
+        run = self.phases[review.phase]
+        return {
+            "project": self.code,
+            "customer": self.customer,
+            "process": self.process_id,
+            "version_hash": self.snapshot.version_hash,
+            "gate": review.gate,
+            "phase": review.phase,
+            "review": review.number,
+            "opened_at": iso(review.opened_at),
+            "deliverables": {k: v.to_dict() for k, v in sorted(run.deliverables.items())},
+            "checks": {k: v.to_dict() for k, v in sorted(run.checks.items())},
+            "conditions": [
+                c.to_dict()
+                for c in self.conditions
+                if c.phase == review.phase and c.state == "closed"
+            ],
+        }
+
+    def record_hash(self, review: GateReview) -> str:
+        return sha256_of(self.review_record(review))
+
+    # ------------------------------------------------------------------ guards
+
+    def _require_active(self, action: str) -> None:
+        if self.state != ProjectState.ACTIVE:
+            raise RuleViolation(
+                "project-not-active",
+                f"project {self.code} is {self.state.value}: cannot {action}",
+                project=self.code,
+                state=self.state.value,
+            )
+
+    def _require_role(self, user: str, role: str, action: str) -> None:
+        if user not in self.team.get(role, []):
+            held = self.roles_of(user)
+            raise RuleViolation(
+                "not-assigned-to-role",
+                f"user {user!r} is not assigned to role {role!r} on project {self.code} "
+                f"and cannot {action} "
+                f"({'holds: ' + ', '.join(held) if held else 'holds no role on this project'})",
+                user=user,
+                role=role,
+                project=self.code,
+            )
+
+    def _require_phase_active(self, phase_id: str, action: str) -> PhaseRun:
+        run = self.phases[phase_id]
+        if run.state != PhaseState.ACTIVE:
+            raise RuleViolation(
+                "phase-not-active",
+                f"phase {phase_id!r} is {run.state.value}: cannot {action}",
+                phase=phase_id,
+                state=run.state.value,
+            )
+        return run
+
+    # ------------------------------------------------------------------ commands
+
+    def submit_deliverable(
+        self, phase_id: str, deliverable_id: str, by: str, evidence: str, now: datetime
+    ) -> Change:
+        """Record a deliverable of an active phase; the gate opens when the last item is done."""
+        pdef = self.phase_def(phase_id)
+        ddef = next((d for d in pdef.deliverables if d.id == deliverable_id), None)
+        if ddef is None:
+            known = ", ".join(d.id for d in pdef.deliverables) or "none"
+            raise NotFound("deliverable", deliverable_id, f"phase {phase_id} has: {known}")
+        self._require_active("submit a deliverable")
+        _require_evidence(evidence)
+        run = self._require_phase_active(phase_id, f"submit deliverable {deliverable_id!r}")
+        self._require_role(by, ddef.owner, f"submit deliverable {deliverable_id!r}")
+        old = run.deliverables.get(deliverable_id)
+        run.deliverables[deliverable_id] = Evidence(by=by, evidence=evidence, at=now)
+        run.contributors.add(by)
+        self._emit(
+            ev.DELIVERABLE_SUBMITTED,
+            phase=phase_id,
+            data={"deliverable": deliverable_id, "name": ddef.name, "by": by, "evidence": evidence},
+        )
+        self._maybe_open_gate(phase_id, now)
+        return Change(
+            "deliverable.submit",
+            f"{phase_id}/{deliverable_id}",
+            old.to_dict() if old else None,
+            run.deliverables[deliverable_id].to_dict(),
+        )
+
+    def confirm_check(
+        self, gate_id: str, check_id: str, by: str, evidence: str, now: datetime
+    ) -> Change:
+        """Confirm a must-meet check of a gate whose phase is still active."""
+        gdef, pdef = self.gate_def(gate_id)
+        cdef = next((c for c in gdef.checks if c.id == check_id), None)
+        if cdef is None:
+            known = ", ".join(c.id for c in gdef.checks) or "none"
+            raise NotFound("check", check_id, f"gate {gate_id} has: {known}")
+        self._require_active("confirm a check")
+        _require_evidence(evidence)
+        run = self._require_phase_active(pdef.id, f"confirm check {check_id!r}")
+        self._require_role(by, cdef.confirmed_by, f"confirm check {check_id!r}")
+        old = run.checks.get(check_id)
+        run.checks[check_id] = Evidence(by=by, evidence=evidence, at=now)
+        run.contributors.add(by)
+        self._emit(
+            ev.CHECK_CONFIRMED,
+            phase=pdef.id,
+            gate=gate_id,
+            data={"check": check_id, "name": cdef.name, "by": by, "evidence": evidence},
+        )
+        self._maybe_open_gate(pdef.id, now)
+        return Change(
+            "check.confirm",
+            f"{gate_id}/{check_id}",
+            old.to_dict() if old else None,
+            run.checks[check_id].to_dict(),
+        )
+
+    def close_condition(self, condition_id: str, by: str, evidence: str, now: datetime) -> Change:
+        """Close a Conditional Go condition with evidence (phase owner or project manager)."""
+        cond = next((c for c in self.conditions if c.id == condition_id), None)
+        if cond is None:
+            known = ", ".join(c.id for c in self.conditions) or "none"
+            raise NotFound("condition", condition_id, f"project {self.code} has: {known}")
+        self._require_active("close a condition")
+        _require_evidence(evidence)
+        if cond.state != "open":
+            raise RuleViolation(
+                "condition-closed",
+                f"condition {condition_id} was already closed by {cond.closed_by} "
+                f"at {iso(cond.closed_at)}",
+                condition=condition_id,
+            )
+        owner = self.phase_def(cond.phase).owner
+        manager = self.snapshot.process.manager_role
+        if by not in self.team.get(owner, []) and by not in self.team.get(manager, []):
+            raise RuleViolation(
+                "not-assigned-to-role",
+                f"user {by!r} may not close condition {condition_id}: only the phase owner "
+                f"role {owner!r} or the manager role {manager!r} may",
+                user=by,
+                role=owner,
+                project=self.code,
+            )
+        old = cond.to_dict()
+        cond.state = "closed"
+        cond.closed_by = by
+        cond.closed_at = now
+        cond.evidence = evidence
+        self._emit(
+            ev.CONDITION_CLOSED,
+            phase=cond.phase,
+            gate=cond.gate,
+            data={"condition": cond.id, "text": cond.text, "by": by, "evidence": evidence},
+        )
+        if self.phases[cond.phase].state == PhaseState.ACTIVE:
+            self._maybe_open_gate(cond.phase, now)
+        return Change("condition.close", condition_id, old, cond.to_dict())
+
+    def sign(
+        self,
+        gate_id: str,
+        signer: Signer,
+        role: str,
+        decision: Decision | str,
+        meaning: Meaning | str,
+        now: datetime,
+        *,
+        comment: str | None = None,
+        conditions: Iterable[str] = (),
+    ) -> Change:
+        """Record an electronic signature on the gate's open review, then decide if due."""
+        gdef, pdef = self.gate_def(gate_id)
+        self._require_active(f"sign gate {gate_id!r}")
+        review = self.open_review(gate_id)
+        if review is None:
+            state = self.phases[pdef.id].state.value
+            raise RuleViolation(
+                "gate-not-open",
+                f"gate {gate_id!r} is not open for signature (phase {pdef.id!r} is {state})",
+                gate=gate_id,
+                phase=pdef.id,
+            )
+        quota = next((q for q in gdef.signoffs if q.role == role), None)
+        if quota is None:
+            roles = ", ".join(q.role for q in gdef.signoffs)
+            raise RuleViolation(
+                "role-not-in-gate",
+                f"role {role!r} does not sign gate {gate_id!r} (it needs: {roles})",
+                gate=gate_id,
+                role=role,
+            )
+        self._require_role(signer.user, role, f"sign gate {gate_id!r} as {role!r}")
+        if any(s.user == signer.user for s in review.signatures):
+            prior = next(s for s in review.signatures if s.user == signer.user)
+            raise RuleViolation(
+                "already-signed",
+                f"user {signer.user!r} already signed gate {gate_id!r} (review {review.number}) "
+                f"as {prior.role!r} at {iso(prior.signed_at)}; a person counts once per gate",
+                user=signer.user,
+                gate=gate_id,
+            )
+        if sum(1 for s in review.signatures if s.role == role) >= quota.min:
+            raise RuleViolation(
+                "quota-met",
+                f"the {role!r} quota of gate {gate_id!r} is already met",
+                gate=gate_id,
+                role=role,
+            )
+        if quota.independent and signer.user in self.phases[pdef.id].contributors:
+            raise RuleViolation(
+                "not-independent",
+                f"user {signer.user!r} submitted a deliverable or confirmed a check of phase "
+                f"{pdef.id!r} and cannot sign gate {gate_id!r} as independent role {role!r}",
+                user=signer.user,
+                gate=gate_id,
+                role=role,
+            )
+        try:
+            dec = Decision(decision)
+        except ValueError:
+            dec = None
+        if dec is None or dec not in gdef.decisions:
+            allowed = ", ".join(d.value for d in gdef.decisions)
+            raise RuleViolation(
+                "decision-not-allowed",
+                f"decision {str(decision)!r} is not allowed at gate {gate_id!r} "
+                f"(allowed: {allowed})",
+                gate=gate_id,
+                decision=str(decision),
+            )
+        try:
+            mean = Meaning(meaning)
+        except ValueError:
+            raise RuleViolation(
+                "invalid-meaning",
+                f"meaning {str(meaning)!r} is not one of: {', '.join(m.value for m in Meaning)}",
+                meaning=str(meaning),
+            ) from None
+        conds = [c.strip() for c in conditions if c.strip()]
+        if dec == Decision.CONDITIONAL_GO and not conds:
+            raise RuleViolation(
+                "conditions-required",
+                "a conditional-go needs at least one condition (--condition TEXT)",
+                gate=gate_id,
+            )
+        if conds and dec != Decision.CONDITIONAL_GO:
+            raise RuleViolation(
+                "conditions-need-conditional-go",
+                f"conditions can only be attached to a conditional-go, not to {dec.value}",
+                gate=gate_id,
+            )
+        signature = Signature(
+            user=signer.user,
+            name=signer.name,
+            role=role,
+            decision=dec,
+            meaning=mean,
+            signed_at=now,
+            record_hash=self.record_hash(review),
+            comment=comment or None,
+            conditions=conds,
+        )
+        review.signatures.append(signature)
+        self._emit(
+            ev.GATE_SIGNED,
+            phase=pdef.id,
+            gate=gate_id,
+            data={
+                "review": review.number,
+                "gate_name": gdef.name,
+                **signature.to_dict(),
+                "missing": self.missing(review),
+            },
+        )
+        if quota.veto and dec in VETO_DECISIONS:
+            self._decide(review, dec, now, veto_by=signer.user)
+        elif not self.missing(review):
+            outcome = max((s.decision for s in review.signatures), key=CONSERVATISM.__getitem__)
+            self._decide(review, outcome, now)
+        return Change(
+            "gate.sign",
+            f"{gate_id}#{review.number}",
+            None,
+            {**signature.to_dict(), "gate": gate_id, "review": review.number},
+        )
+
+    def put_on_hold(self, by: str, reason: str, now: datetime) -> Change:
+        """The project manager pauses the project; nothing can be submitted or signed."""
+        self._require_manager(by, "put the project on hold")
+        self._require_active("put it on hold")
+        _require_reason(reason)
+        self.state = ProjectState.ON_HOLD
+        self.hold = Hold(by=by, reason=reason, at=now)
+        self._emit(ev.PROJECT_ON_HOLD, data={"by": by, "reason": reason, "gate": None})
+        return Change("project.hold", self.code, {"state": "active"}, self.hold.to_dict())
+
+    def resume(self, by: str, reason: str, now: datetime) -> Change:
+        """Resume a project on hold; after a gate's Hold decision the gate reopens afresh."""
+        self._require_manager(by, "resume the project")
+        if self.state != ProjectState.ON_HOLD:
+            raise RuleViolation(
+                "project-not-on-hold",
+                f"project {self.code} is {self.state.value}, not on hold",
+                project=self.code,
+                state=self.state.value,
+            )
+        _require_reason(reason)
+        hold = self.hold
+        assert hold is not None
+        self.state = ProjectState.ACTIVE
+        self.hold = None
+        self._emit(
+            ev.PROJECT_RESUMED,
+            data={"by": by, "reason": reason, "gate": hold.gate, "held_since": iso(hold.at)},
+        )
+        if hold.gate is not None and hold.phase is not None:
+            self._open_review(hold.phase, hold.gate, now, reopened=True)
+        return Change("project.resume", self.code, hold.to_dict(), {"state": "active"})
+
+    def _require_manager(self, by: str, action: str) -> None:
+        self._require_role(by, self.snapshot.process.manager_role, action)
+
+    # ------------------------------------------------------------------ transitions
+
+    def _emit(
+        self,
+        name: str,
+        *,
+        phase: str | None = None,
+        gate: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        payload = dict(data or {})
+        if phase is not None:
+            payload.setdefault("phase_name", self.phase_def(phase).name)
+        if gate is not None:
+            payload.setdefault("gate_name", self.snapshot.gates[gate].name)
+        payload.setdefault("customer", self.customer)
+        self.pending_events.append(DomainEvent(name, self.code, phase, gate, payload))
+
+    def _activate(self, phase_id: str, now: datetime) -> None:
+        run = self.phases[phase_id]
+        run.state = PhaseState.ACTIVE
+        run.cycle += 1
+        run.started_at = now
+        run.completed_at = None
+        run.deliverables = {}
+        run.checks = {}
+        self._emit(ev.PHASE_ACTIVATED, phase=phase_id, data={"cycle": run.cycle})
+        self._maybe_open_gate(phase_id, now)
+
+    def _maybe_open_gate(self, phase_id: str, now: datetime) -> None:
+        """Open the phase's gate once every must-meet item is done (sequence check, 11.10(f))."""
+        run = self.phases[phase_id]
+        if run.state != PhaseState.ACTIVE or self.state != ProjectState.ACTIVE:
+            return
+        pdef = self.phase_def(phase_id)
+        gdef = self.snapshot.gates[pdef.gate]
+        if any(d.required and d.id not in run.deliverables for d in pdef.deliverables):
+            return
+        if any(c.id not in run.checks for c in gdef.checks):
+            return
+        if self.open_conditions(phase_id):
+            return
+        run.state = PhaseState.GATE_REVIEW
+        self._open_review(phase_id, pdef.gate, now)
+
+    def _open_review(
+        self, phase_id: str, gate_id: str, now: datetime, reopened: bool = False
+    ) -> None:
+        number = 1 + sum(1 for r in self.reviews if r.gate == gate_id)
+        review = GateReview(gate=gate_id, phase=phase_id, number=number, opened_at=now)
+        self.reviews.append(review)
+        gdef = self.snapshot.gates[gate_id]
+        self._emit(
+            ev.GATE_OPENED,
+            phase=phase_id,
+            gate=gate_id,
+            data={
+                "review": number,
+                "reopened": reopened,
+                "missing": self.missing(review),
+                "decide_within": gdef.sla.decide_within if gdef.sla else None,
+            },
+        )
+
+    def _decide(
+        self, review: GateReview, outcome: Decision, now: datetime, veto_by: str | None = None
+    ) -> None:
+        review.state = ReviewState.DECIDED
+        review.outcome = outcome
+        review.decided_at = now
+        phase_id = review.phase
+        self._emit(
+            ev.GATE_DECIDED,
+            phase=phase_id,
+            gate=review.gate,
+            data={
+                "review": review.number,
+                "outcome": outcome.value,
+                "veto_by": veto_by,
+                "signers": [
+                    {"user": s.user, "name": s.name, "role": s.role, "decision": s.decision.value}
+                    for s in review.signatures
+                ],
+            },
+        )
+        if outcome in (Decision.GO, Decision.CONDITIONAL_GO):
+            self._pass(review, outcome, now)
+        elif outcome == Decision.HOLD:
+            self.state = ProjectState.ON_HOLD
+            self.hold = Hold(
+                by=veto_by or "gate",
+                reason=f"gate {review.gate} decided hold",
+                at=now,
+                gate=review.gate,
+                phase=phase_id,
+            )
+            self._emit(
+                ev.PROJECT_ON_HOLD,
+                phase=phase_id,
+                gate=review.gate,
+                data={"by": self.hold.by, "reason": self.hold.reason},
+            )
+        elif outcome == Decision.RECYCLE:
+            self._recycle(review, now)
+        else:
+            self.state = ProjectState.KILLED
+            self.completed_at = now
+            self._emit(ev.PROJECT_KILLED, phase=phase_id, gate=review.gate, data={})
+
+    def _pass(self, review: GateReview, outcome: Decision, now: datetime) -> None:
+        phase_id = review.phase
+        run = self.phases[phase_id]
+        run.state = PhaseState.COMPLETED
+        run.completed_at = now
+        run.history.append(
+            {
+                "cycle": run.cycle,
+                "started_at": iso(run.started_at),
+                "ended_at": iso(now),
+                "outcome": outcome.value,
+            }
+        )
+        self._emit(ev.PHASE_COMPLETED, phase=phase_id, data={"outcome": outcome.value})
+        successors = self.successors(phase_id)
+        if outcome == Decision.CONDITIONAL_GO:
+            for sig in review.signatures:
+                for text in sig.conditions:
+                    for succ in successors:
+                        cond = Condition(
+                            id=f"C{len(self.conditions) + 1}",
+                            text=text,
+                            phase=succ,
+                            gate=review.gate,
+                            raised_by=sig.user,
+                            raised_at=now,
+                        )
+                        self.conditions.append(cond)
+                        self._emit(
+                            ev.CONDITION_OPENED,
+                            phase=succ,
+                            gate=review.gate,
+                            data={"condition": cond.id, "text": text, "raised_by": sig.user},
+                        )
+        for succ in successors:
+            sdef = self.phase_def(succ)
+            ready = all(self.phases[a].state == PhaseState.COMPLETED for a in sdef.after)
+            if ready and self.phases[succ].state == PhaseState.PENDING:
+                self._activate(succ, now)
+        if all(r.state == PhaseState.COMPLETED for r in self.phases.values()):
+            self.state = ProjectState.COMPLETED
+            self.completed_at = now
+            self._emit(ev.PROJECT_COMPLETED, data={})
+
+    def _recycle(self, review: GateReview, now: datetime) -> None:
+        gdef = self.snapshot.gates[review.gate]
+        target = gdef.recycle_to or review.phase
+        reset = [p for p in self.downstream(target) if self.phases[p].state != PhaseState.PENDING]
+        for pid in reset:
+            run = self.phases[pid]
+            if run.started_at is not None:
+                run.history.append(
+                    {
+                        "cycle": run.cycle,
+                        "started_at": iso(run.started_at),
+                        "ended_at": iso(now),
+                        "outcome": "recycled",
+                    }
+                )
+            run.state = PhaseState.PENDING
+            run.deliverables = {}
+            run.checks = {}
+            run.started_at = None
+            run.completed_at = None
+            for r in self.reviews:
+                if r.phase == pid and r.state == ReviewState.OPEN:
+                    r.state = ReviewState.VOID
+            self._emit(ev.PHASE_RESET, phase=pid, data={"recycled_to": target})
+        trun = self.phases[target]
+        if trun.started_at is not None:
+            trun.history.append(
+                {
+                    "cycle": trun.cycle,
+                    "started_at": iso(trun.started_at),
+                    "ended_at": iso(now),
+                    "outcome": "recycled",
+                }
+            )
+        self._activate(target, now)
+
+    # ------------------------------------------------------------------ views
+
+    def gate_views(self) -> list[dict[str, Any]]:
+        """One entry per gate of the process, in phase order, as ``project status`` shows it."""
+        out: list[dict[str, Any]] = []
+        for pdef in self.snapshot.process.phases:
+            review = self.open_review(pdef.gate) or self.latest_review(pdef.gate)
+            run = self.phases[pdef.id]
+            if review is None:
+                state, outcome, sigs, missing, number = "waiting", None, [], [], None
+            elif review.state == ReviewState.OPEN:
+                state, outcome = "open", None
+                sigs, missing, number = review.signatures, self.missing(review), review.number
+            elif run.state in (PhaseState.ACTIVE, PhaseState.PENDING):
+                # decided earlier (recycle) and the phase runs again, or waits to: a new review
+                # is due. A gate that decided hold or kill keeps its phase in gate-review, so
+                # the project's own state (on hold, killed) does not change this view.
+                state, outcome, sigs, missing, number = "waiting", None, [], [], None
+            else:
+                state, outcome = "decided", review.outcome.value if review.outcome else None
+                sigs, missing, number = review.signatures, [], review.number
+            out.append(
+                {
+                    "id": pdef.gate,
+                    "name": self.snapshot.gates[pdef.gate].name,
+                    "phase": pdef.id,
+                    "state": state,
+                    "review": number,
+                    "outcome": outcome,
+                    "opened_at": iso(review.opened_at) if review and number else None,
+                    "signatures": [s.to_dict() for s in sigs],
+                    "missing": missing,
+                }
+            )
+        return out
+
+    def current_phases(self) -> list[str]:
+        return [
+            pid
+            for pid, run in self.phases.items()
+            if run.state in (PhaseState.ACTIVE, PhaseState.GATE_REVIEW)
+        ]
+
+    def summary(self) -> dict[str, Any]:
+        """Small listing facts the store keeps beside the document (for fast ``project list``)."""
+        return {
+            "phases": self.current_phases(),
+            "open_gates": [
+                {"gate": r.gate, "review": r.number, "opened_at": iso(r.opened_at)}
+                for r in self.open_reviews()
+            ],
+            "open_conditions": len(self.open_conditions()),
+        }
+
+    # ------------------------------------------------------------------ persistence
+
+    def drain_events(self) -> list[DomainEvent]:
+        out, self.pending_events = self.pending_events, []
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "customer": self.customer,
+            "process": self.process_id,
+            "version_hash": self.snapshot.version_hash,
+            "team": self.team,
+            "state": self.state.value,
+            "phases": [self.phases[p.id].to_dict() for p in self.snapshot.process.phases],
+            "reviews": [r.to_dict() for r in self.reviews],
+            "conditions": [c.to_dict() for c in self.conditions],
+            "hold": self.hold.to_dict() if self.hold else None,
+            "created_at": iso(self.created_at),
+            "created_by": self.created_by,
+            "completed_at": iso(self.completed_at),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], snapshot: ProcessSnapshot) -> Project:
+        created = parse_time(d["created_at"])
+        assert created is not None
+        return cls(
+            code=d["code"],
+            customer=d["customer"],
+            snapshot=snapshot,
+            team={k: list(v) for k, v in d["team"].items()},
+            state=ProjectState(d["state"]),
+            phases={p["id"]: PhaseRun.from_dict(p) for p in d["phases"]},
+            created_at=created,
+            created_by=d.get("created_by", ""),
+            reviews=[GateReview.from_dict(r) for r in d.get("reviews", [])],
+            conditions=[Condition.from_dict(c) for c in d.get("conditions", [])],
+            hold=Hold.from_dict(d["hold"]) if d.get("hold") else None,
+            completed_at=parse_time(d.get("completed_at")),
+        )
+
+
+def _require_evidence(evidence: str) -> None:
+    if not evidence or not evidence.strip():
+        raise RuleViolation(
+            "evidence-required", "evidence is required (a document reference, e.g. DMS id)"
+        )
+
+
+def _require_reason(reason: str) -> None:
+    if not reason or not reason.strip():
+        raise RuleViolation("reason-required", "a reason is required")

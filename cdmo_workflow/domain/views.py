@@ -1,0 +1,123 @@
+"""Read views of a project: the status document that the CLI, flows and reports render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .project import Project
+from .records import iso
+
+
+def status(project: Project) -> dict[str, Any]:
+    """The ``project status --json`` document (a superset of the documented contract)."""
+    snap = project.snapshot
+    phases: list[dict[str, Any]] = []
+    for pdef in snap.process.phases:
+        run = project.phases[pdef.id]
+        gdef = snap.gates[pdef.gate]
+        phases.append(
+            {
+                "id": pdef.id,
+                "name": pdef.name,
+                "owner": pdef.owner,
+                "state": run.state.value,
+                "cycle": run.cycle,
+                "after": list(pdef.after),
+                "gate": pdef.gate,
+                "duration": pdef.duration,
+                "started_at": iso(run.started_at),
+                "completed_at": iso(run.completed_at),
+                "deliverables": [
+                    {
+                        "id": d.id,
+                        "name": d.name,
+                        "owner": d.owner,
+                        "required": d.required,
+                        "submitted": run.deliverables[d.id].to_dict()
+                        if d.id in run.deliverables
+                        else None,
+                    }
+                    for d in pdef.deliverables
+                ],
+                "checks": [
+                    {
+                        "id": c.id,
+                        "name": c.name,
+                        "confirmed_by": c.confirmed_by,
+                        "confirmed": run.checks[c.id].to_dict() if c.id in run.checks else None,
+                    }
+                    for c in gdef.checks
+                ],
+                "history": list(run.history),
+            }
+        )
+    return {
+        "code": project.code,
+        "customer": project.customer,
+        "state": project.state.value,
+        "process": {
+            "id": snap.process.id,
+            "name": snap.process.name,
+            "version_hash": snap.version_hash,
+            "git_commit": snap.git.commit if snap.git else None,
+            "git_dirty": snap.git.dirty if snap.git else None,
+        },
+        "team": project.team,
+        "created_at": iso(project.created_at),
+        "created_by": project.created_by,
+        "completed_at": iso(project.completed_at),
+        "hold": project.hold.to_dict() if project.hold else None,
+        "phases": phases,
+        "gates": project.gate_views(),
+        "conditions": [c.to_dict() for c in project.conditions],
+    }
+
+
+def must_meet_items(project: Project, gate_id: str) -> list[dict[str, Any]]:
+    """Each must-meet item of a gate with its evidence: what gatekeepers review before signing."""
+    gdef, pdef = project.gate_def(gate_id)
+    run = project.phases[pdef.id]
+    items: list[dict[str, Any]] = []
+    for d in pdef.deliverables:
+        ev = run.deliverables.get(d.id)
+        items.append(
+            {
+                "kind": "deliverable",
+                "id": d.id,
+                "name": d.name,
+                "required": d.required,
+                "done": ev is not None,
+                "evidence": ev.evidence if ev else None,
+                "by": ev.by if ev else None,
+                "at": iso(ev.at) if ev else None,
+            }
+        )
+    for c in gdef.checks:
+        ev = run.checks.get(c.id)
+        items.append(
+            {
+                "kind": "check",
+                "id": c.id,
+                "name": c.name,
+                "required": True,
+                "done": ev is not None,
+                "evidence": ev.evidence if ev else None,
+                "by": ev.by if ev else None,
+                "at": iso(ev.at) if ev else None,
+            }
+        )
+    for cond in project.conditions:
+        if cond.phase == pdef.id:
+            items.append(
+                {
+                    "kind": "condition",
+                    "id": cond.id,
+                    "name": cond.text,
+                    "required": True,
+                    "done": cond.state == "closed",
+                    "evidence": cond.evidence,
+                    "by": cond.closed_by,
+                    "at": iso(cond.closed_at),
+                }
+            )
+    return items
