@@ -721,7 +721,7 @@ def _refuse_sign_in(
     project: Project | None = None
     events: list[DomainEvent] = []
     exists = _project_exists(ctx, code)
-    if exists and (locked_now or attempts >= 3 or failure.reason == "locked"):
+    if exists:  # every failed sign-in on a project raises a security event (11.300(d))
         project = load_project(ctx, code)
         events.append(
             DomainEvent(

@@ -1,0 +1,98 @@
+"""Settings read from the environment (one frozen object; nothing secret is ever logged).
+
+``CDMO_DATABASE_URL``   SQLAlchemy URL (default ``sqlite:///.cdmo/cdmo.db``)
+``CDMO_DEFINITIONS``    folder holding ``definitions/`` and ``gates/`` (default: the cwd)
+``CDMO_UI_URL``         base URL of the UI, used in notification links (optional)
+``CDMO_RELAY_MAX_ATTEMPTS``, ``CDMO_RELAY_BACKOFF_SECONDS``, ``CDMO_RELAY_BATCH``
+``CDMO_LOCK_AFTER``     failed sign-ins before an account locks (default 5)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATABASE_URL = "sqlite:///.cdmo/cdmo.db"
+
+
+def mask_url(url: str) -> str:
+    """``postgresql+psycopg://u:secret@h/db`` -> ``postgresql+psycopg://u:***@h/db``.
+
+    The password runs to the last ``@`` before the query string, so an unescaped ``@`` or
+    ``/`` inside it is hidden too.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    head = rest.split("?", 1)[0]
+    at = head.rfind("@")
+    if at < 0:
+        return url
+    user, colon, _password = head[:at].partition(":")
+    if not colon:
+        return url
+    return f"{scheme}://{user}:***@{rest[at + 1 :]}"
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
+    definitions_dir: Path = field(default_factory=Path.cwd)
+    ui_url: str | None = None
+    relay_max_attempts: int = 8
+    relay_backoff_seconds: float = 30.0
+    relay_batch_size: int = 50
+    lock_after: int = 5
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        ui = (env.get("CDMO_UI_URL") or "").strip() or None
+        return cls(
+            database_url=(env.get("CDMO_DATABASE_URL") or "").strip() or DEFAULT_DATABASE_URL,
+            definitions_dir=Path(env.get("CDMO_DEFINITIONS") or Path.cwd()),
+            ui_url=ui.rstrip("/") if ui else None,
+            relay_max_attempts=_int(env, "CDMO_RELAY_MAX_ATTEMPTS", 8),
+            relay_backoff_seconds=_float(env, "CDMO_RELAY_BACKOFF_SECONDS", 30.0),
+            relay_batch_size=_int(env, "CDMO_RELAY_BATCH", 50),
+            lock_after=_int(env, "CDMO_LOCK_AFTER", 5),
+        )
+
+    @property
+    def database_url_masked(self) -> str:
+        return mask_url(self.database_url)
+
+    def __repr__(self) -> str:  # the URL may hold a password: show it masked
+        return (
+            f"Settings(database_url={self.database_url_masked!r}, "
+            f"definitions_dir={str(self.definitions_dir)!r}, ui_url={self.ui_url!r}, "
+            f"relay_max_attempts={self.relay_max_attempts}, "
+            f"relay_backoff_seconds={self.relay_backoff_seconds}, "
+            f"relay_batch_size={self.relay_batch_size}, lock_after={self.lock_after})"
+        )
+
+
+def get_settings() -> Settings:
+    return Settings.from_env()

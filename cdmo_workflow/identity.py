@@ -1,0 +1,202 @@
+"""Users and credentials for Part 11 signatures: scrypt passwords, re-authentication, lockout.
+
+``authenticate`` only checks and raises. A failed attempt must be counted even though the
+command that asked for the signature rolls back, so the caller records it in its own
+transaction with ``record_failed_sign_in``::
+
+    try:
+        with db.unit_of_work() as uow:
+            user = authenticate(uow, user_id, password)
+            ...
+            uow.commit()
+    except AuthenticationFailed as err:
+        if err.reason == "wrong-password":
+            with db.unit_of_work() as uow:
+                attempts, locked_now = record_failed_sign_in(uow, user_id)
+                uow.audit.append(...)            # the refused attempt, who/when/why
+                uow.commit()
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from cdmo_workflow.store.repositories import StoredUser
+    from cdmo_workflow.store.uow import UnitOfWork
+
+MEANINGS = ("approval", "review", "responsibility", "authorship")
+MIN_PASSWORD_LENGTH = 8
+LOCK_AFTER = 5
+
+SCRYPT_N = 2**14
+SCRYPT_R = 8
+SCRYPT_P = 1
+SALT_BYTES = 16
+KEY_BYTES = 32
+
+AuthReason = Literal["unknown-user", "wrong-password", "locked", "inactive"]
+
+
+class IdentityError(Exception):
+    """Root of the identity errors."""
+
+
+class WeakPassword(IdentityError):
+    def __init__(self, rule: str, minimum: int = MIN_PASSWORD_LENGTH) -> None:
+        self.rule = rule
+        self.minimum = minimum
+        super().__init__(f"password refused: {rule}")
+
+
+class InvalidMeaning(IdentityError):
+    def __init__(self, meaning: str) -> None:
+        self.meaning = meaning
+        super().__init__(
+            f"unknown signature meaning {meaning!r}; expected one of {', '.join(MEANINGS)}"
+        )
+
+
+class AuthenticationFailed(IdentityError):
+    """Re-authentication failed. ``reason`` is for the audit trail; tell the user less."""
+
+    def __init__(self, user_id: str, reason: AuthReason, attempts: int, locked: bool) -> None:
+        self.user_id = user_id
+        self.reason = reason
+        self.attempts = attempts
+        self.locked = locked
+        text = {
+            "unknown-user": "unknown user id or wrong password",
+            "wrong-password": "unknown user id or wrong password",
+            "locked": "the account is locked after repeated failed sign-ins; ask an administrator",
+            "inactive": "the account is deactivated",
+        }[reason]
+        super().__init__(f"authentication failed for {user_id!r}: {text}")
+
+
+# --------------------------------------------------------------------------- passwords
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"it must have at least {MIN_PASSWORD_LENGTH} characters")
+    if password.strip() == "":
+        raise WeakPassword("it must not be blank")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def hash_password(password: str) -> str:
+    """``scrypt$16384$8$1$<salt b64>$<hash b64>`` (checks the password rules first)."""
+    check_password_rules(password)
+    salt = os.urandom(SALT_BYTES)
+    key = hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=KEY_BYTES
+    )
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(key)}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt_b64, key_b64 = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        salt = base64.b64decode(salt_b64, validate=True)
+        expected = base64.b64decode(key_b64, validate=True)
+        key = hashlib.scrypt(
+            password.encode("utf-8"),
+            salt=salt,
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+            maxmem=256 * 1024 * 1024,
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(key, expected)
+
+
+# A fixed hash to check against for unknown users, so timing does not reveal which ids exist.
+_DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$" + _b64(bytes(KEY_BYTES))
+
+
+# --------------------------------------------------------------------------- users
+
+
+def create_user(
+    uow: UnitOfWork, user_id: str, name: str, roles: Iterable[str], password: str
+) -> StoredUser:
+    """Add a user with a hashed password (``DuplicateUser`` if the id was ever used)."""
+    if not user_id or not user_id.strip():
+        raise IdentityError("a user id must not be empty")
+    return uow.users.add(user_id, name, list(roles), hash_password(password))
+
+
+def authenticate(
+    uow: UnitOfWork, user_id: str, password: str, lock_after: int = LOCK_AFTER
+) -> StoredUser:
+    """Check user id + password; the user, or ``AuthenticationFailed``.
+
+    Writes nothing on failure (see ``record_failed_sign_in``); on success it clears the
+    failure count in the caller's transaction.
+    """
+    user = uow.users.get(user_id)
+    if user is None:
+        verify_password(password, _DUMMY_HASH)
+        raise AuthenticationFailed(user_id, "unknown-user", 0, False)
+    if not user.active:
+        raise AuthenticationFailed(user_id, "inactive", user.failed_attempts, user.locked)
+    if user.locked or user.failed_attempts >= lock_after:
+        raise AuthenticationFailed(user_id, "locked", user.failed_attempts, True)
+    if not verify_password(password, user.password_hash):
+        raise AuthenticationFailed(user_id, "wrong-password", user.failed_attempts, False)
+    if user.failed_attempts:
+        uow.users.reset_failures(user_id)
+    return user
+
+
+def record_failed_sign_in(
+    uow: UnitOfWork, user_id: str, lock_after: int = LOCK_AFTER
+) -> tuple[int, bool]:
+    """Count one failed attempt in ``uow`` (commit it!). (attempts, locked by this attempt)."""
+    return uow.users.record_failure(user_id, lock_after=lock_after)
+
+
+def check_meaning(meaning: str) -> str:
+    if meaning not in MEANINGS:
+        raise InvalidMeaning(meaning)
+    return meaning
+
+
+def manifestation(
+    *,
+    name: str,
+    signed_at: str,
+    meaning: str,
+    user: str | None = None,
+    role: str | None = None,
+    decision: str | None = None,
+    record_hash: str | None = None,
+) -> str:
+    """The 11.50 manifestation: printed name, UTC time, meaning (and what was signed).
+
+    ``Signed by Dr. Jane Doe (jdoe, role qa) at 2026-11-25T12:00:00Z — meaning: approval —
+    decision: go — record sha256:…``
+    """
+    who = ", ".join(x for x in (user, f"role {role}" if role else None) if x)
+    text = f"Signed by {name}" + (f" ({who})" if who else "") + f" at {signed_at}"
+    text += f" — meaning: {meaning}"
+    if decision:
+        text += f" — decision: {decision}"
+    if record_hash:
+        digest = record_hash if record_hash.startswith("sha256:") else f"sha256:{record_hash}"
+        text += f" — record {digest}"
+    return text
