@@ -1,4 +1,6 @@
-"""Planned durations as written in definitions: ``10d``, ``2w``, ``36h``, ``10bd`` or ISO 8601 ``P10D``.
+"""Planned durations as written in definitions.
+
+Accepted forms: ``10d``, ``2w``, ``36h``, ``10bd`` (business days) or ISO 8601 ``P10D``.
 
 Kept in the standard library so the pure core (forecasts, SLAs) can use it.
 """
@@ -24,7 +26,8 @@ class DurationError(ValueError):
     def __init__(self, text: str) -> None:
         self.text = text
         super().__init__(
-            f"invalid duration {text!r}: use Nh, Nd, Nw, Nbd (business days) or ISO 8601 such as P10D"
+            f"invalid duration {text!r}: use Nh, Nd, Nw, Nbd (business days) "
+            "or ISO 8601 such as P10D"
         )
 
 

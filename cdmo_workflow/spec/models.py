@@ -166,6 +166,13 @@ class SignoffQuota(_Frozen):
     veto: bool = Field(
         default=False, description="A hold, recycle or kill from this role decides at once."
     )
+    delegable: bool = Field(
+        default=True,
+        description=(
+            "Whether a signer of this role may delegate the signature while away; false for "
+            "QA batch release, which cannot be delegated."
+        ),
+    )
 
 
 class Sla(_Frozen):

@@ -1,0 +1,1 @@
+"""Benchmarks. Run them all with ``python -m bench``; results go to docs/performance.md."""
