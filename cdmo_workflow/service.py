@@ -86,9 +86,18 @@ class Context:
 
 
 def open_context(
-    db_url: str | None = None, definitions: str | Path | None = None, **overrides: Any
+    db_url: str | None = None,
+    definitions: str | Path | None = None,
+    *,
+    prefect_hooks: bool = True,
+    **overrides: Any,
 ) -> Context:
-    """A context from the environment, with CLI or flow overrides."""
+    """A context from the environment, with CLI or flow overrides.
+
+    With ``prefect_hooks`` (the default) and a Prefect API configured (``PREFECT_API_URL`` or
+    the file ``cdmo up`` writes), commits also update the Prefect UI (see
+    ``orchestration.hooks``); without one this costs an environment lookup and a ``stat``.
+    """
     base = get_settings()
     changes: dict[str, Any] = dict(overrides)
     if db_url:
@@ -99,7 +108,12 @@ def open_context(
         from dataclasses import replace
 
         base = replace(base, **changes)
-    return Context(settings=base)
+    ctx = Context(settings=base)
+    if prefect_hooks:
+        from .orchestration.hooks import install_if_configured
+
+        install_if_configured(ctx)
+    return ctx
 
 
 def system_actor() -> str:
@@ -594,20 +608,24 @@ def close_condition(
     )
 
 
-def hold_project(ctx: Context, code: str, by: str, reason: str) -> CommandResult:
+def hold_project(
+    ctx: Context, code: str, by: str, reason: str, idempotency_key: str | None = None
+) -> CommandResult:
     def apply(p: Project, now: datetime, uow: Any) -> Change:
         _require_user(uow, by)
         return p.put_on_hold(by, reason, now)
 
-    return _run(ctx, code, by, "project.hold", code, {"reason": reason}, apply)
+    return _run(ctx, code, by, "project.hold", code, {"reason": reason}, apply, idempotency_key)
 
 
-def resume_project(ctx: Context, code: str, by: str, reason: str) -> CommandResult:
+def resume_project(
+    ctx: Context, code: str, by: str, reason: str, idempotency_key: str | None = None
+) -> CommandResult:
     def apply(p: Project, now: datetime, uow: Any) -> Change:
         _require_user(uow, by)
         return p.resume(by, reason, now)
 
-    return _run(ctx, code, by, "project.resume", code, {"reason": reason}, apply)
+    return _run(ctx, code, by, "project.resume", code, {"reason": reason}, apply, idempotency_key)
 
 
 # ---------------------------------------------------------------------- signatures
@@ -655,7 +673,7 @@ def sign_gate(
                 )
     signer: Signer | None = None
     failure: AuthenticationFailed | None = None
-    with ctx.db.unit_of_work() as uow:
+    with ctx.db.unit_of_work(read_only=True) as uow:
         try:
             account = authenticate(uow, user, password, lock_after=ctx.settings.lock_after)
             signer = Signer(user=account.user_id, name=account.name)

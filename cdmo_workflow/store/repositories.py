@@ -41,16 +41,13 @@ def _insert_ignore(
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         make = sqlite_insert
+    # One cached statement executed with many parameter sets ("insertmanyvalues"): a
+    # .values(rows) statement would be compiled afresh for every distinct row count.
+    stmt = make(table).on_conflict_do_nothing(index_elements=keys).returning(table.c[keys[0]])
     inserted = 0
     for start in range(0, len(rows), _CHUNK):
         chunk = list(rows[start : start + _CHUNK])
-        stmt = (
-            make(table)
-            .values(chunk)
-            .on_conflict_do_nothing(index_elements=keys)
-            .returning(table.c[keys[0]])
-        )
-        inserted += len(session.execute(stmt).all())  # rowcount is unreliable here
+        inserted += len(session.execute(stmt, chunk).all())  # rowcount is unreliable here
     return inserted
 
 
