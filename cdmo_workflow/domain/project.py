@@ -654,7 +654,16 @@ class Project:
         else:
             self.state = ProjectState.KILLED
             self.completed_at = now
-            self._emit(ev.PROJECT_KILLED, phase=phase_id, gate=review.gate, data={})
+            # The project ends: reviews still open at other gates can never be decided now.
+            cancelled = [r for r in self.reviews if r.state == ReviewState.OPEN]
+            for r in cancelled:
+                r.state = ReviewState.VOID
+            self._emit(
+                ev.PROJECT_KILLED,
+                phase=phase_id,
+                gate=review.gate,
+                data={"cancelled_reviews": [r.key for r in cancelled]},
+            )
 
     def _pass(self, review: GateReview, outcome: Decision, now: datetime) -> None:
         phase_id = review.phase

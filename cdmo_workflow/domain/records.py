@@ -33,7 +33,7 @@ class ProjectState(StrEnum):
 class ReviewState(StrEnum):
     OPEN = "open"
     DECIDED = "decided"
-    VOID = "void"  # superseded by a recycle of its phase before it was decided
+    VOID = "void"  # never decided: its phase was recycled, or the project was killed
 
 
 class Meaning(StrEnum):
