@@ -5,6 +5,7 @@
 ``CDMO_UI_URL``         base URL of the UI, used in notification links (optional)
 ``CDMO_RELAY_MAX_ATTEMPTS``, ``CDMO_RELAY_BACKOFF_SECONDS``, ``CDMO_RELAY_BATCH``
 ``CDMO_LOCK_AFTER``     failed sign-ins before an account locks (default 5)
+``CDMO_PASSWORD_MAX_AGE_DAYS``  password ageing; 0 (default) turns it off
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class Settings:
     relay_backoff_seconds: float = 30.0
     relay_batch_size: int = 50
     lock_after: int = 5
+    password_max_age_days: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +80,7 @@ class Settings:
             relay_backoff_seconds=_float(env, "CDMO_RELAY_BACKOFF_SECONDS", 30.0),
             relay_batch_size=_int(env, "CDMO_RELAY_BATCH", 50),
             lock_after=_int(env, "CDMO_LOCK_AFTER", 5),
+            password_max_age_days=_int(env, "CDMO_PASSWORD_MAX_AGE_DAYS", 0),
         )
 
     @property
@@ -90,7 +93,8 @@ class Settings:
             f"definitions_dir={str(self.definitions_dir)!r}, ui_url={self.ui_url!r}, "
             f"relay_max_attempts={self.relay_max_attempts}, "
             f"relay_backoff_seconds={self.relay_backoff_seconds}, "
-            f"relay_batch_size={self.relay_batch_size}, lock_after={self.lock_after})"
+            f"relay_batch_size={self.relay_batch_size}, lock_after={self.lock_after}, "
+            f"password_max_age_days={self.password_max_age_days})"
         )
 
 

@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import os
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -40,7 +41,14 @@ SCRYPT_P = 1
 SALT_BYTES = 16
 KEY_BYTES = 32
 
-AuthReason = Literal["unknown-user", "wrong-password", "locked", "inactive"]
+AuthReason = Literal[
+    "unknown-user",
+    "wrong-password",
+    "locked",
+    "inactive",
+    "password-change-required",
+    "password-expired",
+]
 
 
 class IdentityError(Exception):
@@ -75,6 +83,9 @@ class AuthenticationFailed(IdentityError):
             "wrong-password": "unknown user id or wrong password",
             "locked": "the account is locked after repeated failed sign-ins; ask an administrator",
             "inactive": "the account is deactivated",
+            "password-change-required": "the password was reset by an administrator; "
+            "set a new one with `cdmo users passwd`",
+            "password-expired": "the password has expired; set a new one with `cdmo users passwd`",
         }[reason]
         super().__init__(f"authentication failed for {user_id!r}: {text}")
 
@@ -141,7 +152,13 @@ def create_user(
 
 
 def authenticate(
-    uow: UnitOfWork, user_id: str, password: str, lock_after: int = LOCK_AFTER
+    uow: UnitOfWork,
+    user_id: str,
+    password: str,
+    lock_after: int = LOCK_AFTER,
+    *,
+    max_age_days: int = 0,
+    for_password_change: bool = False,
 ) -> StoredUser:
     """Check user id + password; the user, or ``AuthenticationFailed``.
 
@@ -158,6 +175,14 @@ def authenticate(
         raise AuthenticationFailed(user_id, "locked", user.failed_attempts, True)
     if not verify_password(password, user.password_hash):
         raise AuthenticationFailed(user_id, "wrong-password", user.failed_attempts, False)
+    if not for_password_change:
+        # Only a correct password learns that it must be changed (11.300(b) ageing, resets).
+        if user.must_change_password:
+            raise AuthenticationFailed(
+                user_id, "password-change-required", user.failed_attempts, False
+            )
+        if max_age_days > 0 and uow.now() - user.password_changed_at > timedelta(days=max_age_days):
+            raise AuthenticationFailed(user_id, "password-expired", user.failed_attempts, False)
     if user.failed_attempts:
         uow.users.reset_failures(user_id)
     return user

@@ -331,37 +331,42 @@ def add_user(
     from .store import DuplicateUser
 
     actor = actor or system_actor()
-    _check_user_id(user_id)
-    if not name.strip():
-        raise RuleViolation("name-required", "a printed name is required (--name)")
-    if not roles:
-        raise RuleViolation("role-required", "a user needs at least one role (--role)")
-    check_password_rules(password)
-    pw_hash = hash_password(password)
-    with ctx.db.unit_of_work() as uow:
-        try:
-            uow.users.add(user_id, name.strip(), list(dict.fromkeys(roles)), pw_hash)
-        except DuplicateUser:
-            raise RuleViolation(
-                "user-exists",
-                f"user id {user_id!r} already exists; user ids are never reused",
-                user=user_id,
-            ) from None
-        for url in notify:
-            uow.users.add_target(user_id, url)
-        uow.audit.append(
-            chain=SYSTEM_CHAIN,
-            actor=actor,
-            action="user.add",
-            subject=user_id,
-            new={
-                "user": user_id,
-                "name": name.strip(),
-                "roles": list(roles),
-                "targets": len(notify),
-            },
-        )
-        uow.commit()
+    try:
+        _check_user_id(user_id)
+        if not name.strip():
+            raise RuleViolation("name-required", "a printed name is required (--name)")
+        if not roles:
+            raise RuleViolation("role-required", "a user needs at least one role (--role)")
+        check_password_rules(password)
+        pw_hash = hash_password(password)
+        with ctx.db.unit_of_work() as uow:
+            try:
+                uow.users.add(user_id, name.strip(), list(dict.fromkeys(roles)), pw_hash)
+            except DuplicateUser:
+                raise RuleViolation(
+                    "user-exists",
+                    f"user id {user_id!r} already exists; user ids are never reused",
+                    user=user_id,
+                ) from None
+            for url in notify:
+                uow.users.add_target(user_id, url)
+            uow.audit.append(
+                chain=SYSTEM_CHAIN,
+                actor=actor,
+                action="user.add",
+                subject=user_id,
+                new={
+                    "user": user_id,
+                    "name": name.strip(),
+                    "roles": list(roles),
+                    "targets": len(notify),
+                },
+            )
+            uow.commit()
+    except RuleViolation as v:
+        attempted = {"user": user_id, "name": name, "roles": list(roles)}
+        _audit_refusal(ctx, SYSTEM_CHAIN, actor, "user.add", user_id, v, attempted)
+        raise Refused(v) from None
     return {"user": user_id, "name": name.strip(), "roles": list(roles), "targets": len(notify)}
 
 
@@ -378,35 +383,136 @@ def _check_user_id(user_id: str) -> None:
 
 def unlock_user(ctx: Context, user_id: str, by: str) -> dict[str, Any]:
     """An administrator unlocks an account locked after failed sign-ins (audited)."""
+
+    def apply(uow: Any, user: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        uow.users.unlock(user_id)
+        return (
+            {"locked": bool(user.locked), "failed_attempts": user.failed_attempts},
+            {"locked": False, "failed_attempts": 0},
+        )
+
+    _admin_action(ctx, by, user_id, "user.unlock", apply)
+    return {"user": user_id, "locked": False}
+
+
+def _admin_action(
+    ctx: Context,
+    by: str,
+    user_id: str,
+    action: str,
+    apply: Callable[[Any, Any], tuple[dict[str, Any] | None, dict[str, Any] | None]],
+) -> None:
+    """An administrator's change to another account: authority check, audit, or audited refusal."""
     try:
         with ctx.db.unit_of_work() as uow:
             admin = _require_user(uow, by)
             if ADMIN_ROLE not in admin.roles:
                 raise RuleViolation(
                     "not-admin",
-                    f"user {by!r} does not hold the global role 'admin' and cannot unlock accounts",
+                    f"user {by!r} does not hold the global role 'admin' and cannot "
+                    f"{action.split('.', 1)[1].replace('-', ' ')} accounts",
                     user=by,
                 )
-            user = _require_user(uow, user_id)
+            user = uow.users.get(user_id)
+            if user is None:
+                raise NotFound("user", user_id, "see `cdmo users list`")
             if by == user_id:
                 raise RuleViolation(
-                    "self-unlock", "an administrator cannot unlock their own account", user=by
+                    "self-administration",
+                    f"an administrator cannot {action.split('.', 1)[1].replace('-', ' ')} "
+                    "their own account (segregation of duties)",
+                    user=by,
                 )
-            old = {"locked": bool(user.locked), "failed_attempts": user.failed_attempts}
-            uow.users.unlock(user_id)
+            old, new = apply(uow, user)
             uow.audit.append(
-                chain=SYSTEM_CHAIN,
-                actor=by,
-                action="user.unlock",
-                subject=user_id,
-                old=old,
-                new={"locked": False, "failed_attempts": 0},
+                chain=SYSTEM_CHAIN, actor=by, action=action, subject=user_id, old=old, new=new
             )
             uow.commit()
     except (RuleViolation, NotFound) as v:
-        _audit_refusal(ctx, SYSTEM_CHAIN, by, "user.unlock", user_id, v, {"user": user_id})
+        _audit_refusal(ctx, SYSTEM_CHAIN, by, action, user_id, v, {"user": user_id})
         raise Refused(v) from None
-    return {"user": user_id, "locked": False}
+
+
+def reset_password(ctx: Context, user_id: str, by: str, temporary_password: str) -> None:
+    """An administrator sets a temporary password; the user must change it before signing.
+
+    The reset is audited and never lets the administrator sign as the user unseen: the
+    temporary password only works for `cdmo users passwd` (11.300, segregation of duties).
+    """
+    from .identity import check_password_rules, hash_password
+
+    check_password_rules(temporary_password)
+    pw_hash = hash_password(temporary_password)
+
+    def apply(uow: Any, user: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        uow.users.set_password(user_id, pw_hash, must_change=True)
+        return (
+            {"locked": bool(user.locked), "failed_attempts": user.failed_attempts},
+            {"must_change_password": True, "locked": False},
+        )
+
+    _admin_action(ctx, by, user_id, "user.reset-password", apply)
+
+
+def deactivate_user(ctx: Context, user_id: str, by: str, reason: str) -> None:
+    """Withdraw an account (lost credentials, leaver). Its id stays reserved forever."""
+    if not reason.strip():
+        raise RuleViolation("reason-required", "a reason is required (--reason)")
+
+    def apply(uow: Any, user: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        uow.users.set_active(user_id, False)
+        return {"active": bool(user.active)}, {"active": False, "reason": reason}
+
+    _admin_action(ctx, by, user_id, "user.deactivate", apply)
+
+
+def change_password(ctx: Context, user_id: str, old_password: str, new_password: str) -> None:
+    """The user sets a new password, proving the old one (also after a reset or expiry)."""
+    from .identity import (
+        AuthenticationFailed,
+        authenticate,
+        check_password_rules,
+        hash_password,
+        verify_password,
+    )
+
+    failure: AuthenticationFailed | None = None
+    with ctx.db.unit_of_work(read_only=True) as uow:
+        try:
+            account = authenticate(
+                uow,
+                user_id,
+                old_password,
+                lock_after=ctx.settings.lock_after,
+                for_password_change=True,
+            )
+        except AuthenticationFailed as exc:
+            failure = exc
+    if failure is not None:
+        _refuse_sign_in(
+            ctx, SYSTEM_CHAIN, "", user_id, failure, {"user": user_id}, action="user.passwd"
+        )
+    try:
+        check_password_rules(new_password)
+        if verify_password(new_password, account.password_hash):
+            raise RuleViolation(
+                "password-reused", "the new password must differ from the old one", user=user_id
+            )
+    except RuleViolation as v:
+        _audit_refusal(ctx, SYSTEM_CHAIN, user_id, "user.passwd", user_id, v, None)
+        raise Refused(v) from None
+    pw_hash = hash_password(new_password)
+    with ctx.db.unit_of_work() as uow:
+        uow.users.set_password(user_id, pw_hash)
+        uow.audit.append(
+            chain=SYSTEM_CHAIN,
+            actor=user_id,
+            action="user.passwd",
+            subject=user_id,
+            old={"must_change_password": bool(account.must_change_password)},
+            new={"must_change_password": False},
+        )
+        uow.commit()
 
 
 def list_users(ctx: Context) -> list[dict[str, Any]]:
@@ -675,7 +781,13 @@ def sign_gate(
     failure: AuthenticationFailed | None = None
     with ctx.db.unit_of_work(read_only=True) as uow:
         try:
-            account = authenticate(uow, user, password, lock_after=ctx.settings.lock_after)
+            account = authenticate(
+                uow,
+                user,
+                password,
+                lock_after=ctx.settings.lock_after,
+                max_age_days=ctx.settings.password_max_age_days,
+            )
             signer = Signer(user=account.user_id, name=account.name)
         except AuthenticationFailed as exc:
             failure = exc
@@ -708,6 +820,7 @@ def _refuse_sign_in(
     user: str,
     failure: Any,
     attempted: dict[str, Any],
+    action: str = "gate.sign",
 ) -> None:
     """Count the failure, audit it, raise a security event on lockout, then refuse."""
     from .identity import record_failed_sign_in
@@ -724,11 +837,13 @@ def _refuse_sign_in(
         "wrong-password": "authentication-failed",
         "locked": "account-locked",
         "inactive": "user-inactive",
+        "password-change-required": "password-change-required",
+        "password-expired": "password-expired",
     }.get(failure.reason, "authentication-failed")
     if failure.reason == "locked":
         message = f"account {user!r} is locked after repeated failed sign-ins; ask an administrator"
-    elif failure.reason == "inactive":
-        message = f"account {user!r} is deactivated"
+    elif failure.reason in ("inactive", "password-change-required", "password-expired"):
+        message = str(failure)
     else:
         message = f"sign-in failed for user {user!r}: wrong user id or password"
         if attempts:
@@ -757,7 +872,7 @@ def _refuse_sign_in(
         )
     chain = code if exists else SYSTEM_CHAIN
     _audit_refusal(
-        ctx, chain, user, "gate.sign", gate, violation, attempted, events, project=project
+        ctx, chain, user, action, gate or user, violation, attempted, events, project=project
     )
     raise Refused(violation)
 

@@ -116,6 +116,60 @@ def users_unlock(
     typer.echo(f"user {user_id} unlocked by {by}")
 
 
+def _new_password(prompt: str) -> str:
+    """A new password: CDMO_NEW_PASSWORD, else a prompt without echo, asked twice."""
+    import os
+    import sys
+
+    env = os.environ.get("CDMO_NEW_PASSWORD")
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        fail("no new password given: set CDMO_NEW_PASSWORD or run in a terminal", 2)
+    value: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    return value
+
+
+@users_app.command("passwd")
+def users_passwd(user_id: str, db: DbOption = None) -> None:
+    """Change your password: the current one (CDMO_PASSWORD or prompt), then the new one
+    (CDMO_NEW_PASSWORD or prompt). Needed after an administrator's reset or on expiry."""
+    from ..service import change_password
+
+    old = read_password(prompt="Current password")
+    new = _new_password("New password")
+    with errors():
+        change_password(context(db), user_id, old, new)
+    typer.echo(f"password of {user_id} changed")
+
+
+@users_app.command("reset-password")
+def users_reset_password(user_id: str, by: By, db: DbOption = None) -> None:
+    """Set a temporary password (administrators only; audited). The user must change it
+    with `cdmo users passwd` before signing anything."""
+    from ..service import reset_password
+
+    temporary = _new_password("Temporary password")
+    with errors():
+        reset_password(context(db), user_id, by, temporary)
+    typer.echo(f"password of {user_id} reset by {by}; it must be changed before signing")
+
+
+@users_app.command("deactivate")
+def users_deactivate(
+    user_id: str,
+    by: By,
+    reason: Annotated[str, typer.Option("--reason", help="Why (audited).")],
+    db: DbOption = None,
+) -> None:
+    """Withdraw an account (lost credentials, leaver); its id is never reused."""
+    from ..service import deactivate_user
+
+    with errors():
+        deactivate_user(context(db), user_id, by, reason)
+    typer.echo(f"user {user_id} deactivated by {by}")
+
+
 @users_app.command("list")
 def users_list(db: DbOption = None, json_out: JsonOption = False) -> None:
     """List users with roles, lock state and masked notification targets."""

@@ -260,6 +260,7 @@ class StoredUser:
     locked_at: datetime | None
     active: bool
     created_at: datetime
+    must_change_password: bool = False
 
 
 class UserRepository:
@@ -335,8 +336,17 @@ class UserRepository:
     def unlock(self, user_id: str) -> None:
         self._update(user_id, failed_attempts=0, locked=False, locked_at=None)
 
-    def set_password(self, user_id: str, password_hash: str) -> None:
-        self._update(user_id, password_hash=password_hash, password_changed_at=self._now())
+    def set_password(self, user_id: str, password_hash: str, *, must_change: bool = False) -> None:
+        """A new password; ``must_change`` after an administrator's reset. Also unlocks."""
+        self._update(
+            user_id,
+            password_hash=password_hash,
+            password_changed_at=self._now(),
+            must_change_password=must_change,
+            failed_attempts=0,
+            locked=False,
+            locked_at=None,
+        )
 
     def set_active(self, user_id: str, active: bool) -> None:
         self._update(user_id, active=active)

@@ -12,7 +12,6 @@ from cdmo_workflow.spec.models import ProcessSnapshot
 from .builders import Clock, diamond, start
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFINITIONS = ROOT / "definitions"
 
 
 @pytest.fixture
