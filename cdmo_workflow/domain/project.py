@@ -670,14 +670,7 @@ class Project:
         run = self.phases[phase_id]
         run.state = PhaseState.COMPLETED
         run.completed_at = now
-        run.history.append(
-            {
-                "cycle": run.cycle,
-                "started_at": iso(run.started_at),
-                "ended_at": iso(now),
-                "outcome": outcome.value,
-            }
-        )
+        run.close_cycle(now, outcome.value)
         self._emit(ev.PHASE_COMPLETED, phase=phase_id, data={"outcome": outcome.value})
         successors = self.successors(phase_id)
         if outcome == Decision.CONDITIONAL_GO:
@@ -715,15 +708,7 @@ class Project:
         reset = [p for p in self.downstream(target) if self.phases[p].state != PhaseState.PENDING]
         for pid in reset:
             run = self.phases[pid]
-            if run.started_at is not None:
-                run.history.append(
-                    {
-                        "cycle": run.cycle,
-                        "started_at": iso(run.started_at),
-                        "ended_at": iso(now),
-                        "outcome": "recycled",
-                    }
-                )
+            run.close_cycle(now, "recycled")
             run.state = PhaseState.PENDING
             run.deliverables = {}
             run.checks = {}
@@ -733,16 +718,7 @@ class Project:
                 if r.phase == pid and r.state == ReviewState.OPEN:
                     r.state = ReviewState.VOID
             self._emit(ev.PHASE_RESET, phase=pid, data={"recycled_to": target})
-        trun = self.phases[target]
-        if trun.started_at is not None:
-            trun.history.append(
-                {
-                    "cycle": trun.cycle,
-                    "started_at": iso(trun.started_at),
-                    "ended_at": iso(now),
-                    "outcome": "recycled",
-                }
-            )
+        self.phases[target].close_cycle(now, "recycled")
         self._activate(target, now)
 
     # ------------------------------------------------------------------ views

@@ -254,6 +254,19 @@ class PhaseRun:
     history: list[dict[str, Any]] = field(default_factory=list)
     """Earlier activations: started/completed times, for timelines and forecasts."""
 
+    def close_cycle(self, now: datetime, outcome: str) -> None:
+        """Record the activation that ends now (passed or recycled) in ``history``."""
+        if self.started_at is None:
+            return
+        self.history.append(
+            {
+                "cycle": self.cycle,
+                "started_at": iso(self.started_at),
+                "ended_at": iso(now),
+                "outcome": outcome,
+            }
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
