@@ -17,7 +17,7 @@ from typing import Any
 
 from .config import Settings, get_settings
 from .domain.errors import EngineError, NotFound, RuleViolation
-from .domain.events import DomainEvent
+from .domain.events import SECURITY_ALERT, DomainEvent
 from .domain.project import Change, Project, Signer
 from .domain.views import status as status_view
 from .spec.models import ProcessSnapshot
@@ -146,10 +146,18 @@ def _load(ctx: Context, uow: Any, code: str) -> tuple[Project, Any]:
     return Project.from_dict(stored.document, snap), stored
 
 
-def _outbox_rows(project: Project, events: list[DomainEvent], seq: int) -> list[dict[str, Any]]:
+def _outbox_rows(
+    uow: Any, project: Project, events: list[DomainEvent], seq: int
+) -> list[dict[str, Any]]:
+    """Notifications for the events of one command, with printed names for the messages."""
+    from .domain.events import NOTIFY_EVENT_OF
     from .notify.routing import outbox_rows
 
-    return outbox_rows(events, project.snapshot, project.team, seq)
+    if not any(e.name in NOTIFY_EVENT_OF for e in events):
+        return []
+    people = uow.users.names(u for users in project.team.values() for u in users)
+    context = {"customer": project.customer, "project_name": project.code, "people": people}
+    return outbox_rows(events, project.snapshot, project.team, seq, context=context)
 
 
 def _require_user(uow: Any, user_id: str) -> Any:
@@ -203,7 +211,7 @@ def _audit_refusal(
                     events=[e.to_dict() for e in extra_events],
                 )
                 if extra_events and project is not None:
-                    uow.outbox.add(_outbox_rows(project, list(extra_events), rec.seq))
+                    uow.outbox.add(_outbox_rows(uow, project, list(extra_events), rec.seq))
                 uow.commit()
                 return
         except ConcurrentUpdate:
@@ -275,7 +283,7 @@ def _commit(
         new=change.new,
         events=[e.to_dict() for e in events],
     )
-    uow.outbox.add(_outbox_rows(project, events, rec.seq))
+    uow.outbox.add(_outbox_rows(uow, project, events, rec.seq))
     status = status_view(project)
     if new:
         uow.projects.add(
@@ -858,7 +866,7 @@ def _refuse_sign_in(
         project = load_project(ctx, code)
         events.append(
             DomainEvent(
-                "security.alert",
+                SECURITY_ALERT,
                 code,
                 gate=gate if gate in project.snapshot.gates else None,
                 data={

@@ -25,6 +25,7 @@ PROJECT_ON_HOLD = "project.on-hold"
 PROJECT_RESUMED = "project.resumed"
 PROJECT_COMPLETED = "project.completed"
 PROJECT_KILLED = "project.killed"
+SECURITY_ALERT = "security.alert"
 
 NOTIFY_EVENT_OF: dict[str, str] = {
     PROJECT_STARTED: "started",
@@ -38,6 +39,7 @@ NOTIFY_EVENT_OF: dict[str, str] = {
     PROJECT_RESUMED: "resumed",
     PROJECT_COMPLETED: "completed",
     PROJECT_KILLED: "killed",
+    SECURITY_ALERT: "security",
 }
 """Domain event name -> the key of a ``notify:`` block that routes it (others are not announced)."""
 

@@ -279,6 +279,15 @@ class UserRepository:
         data["roles"] = list(data["roles"] or [])
         return StoredUser(**data)
 
+    def names(self, user_ids: Iterable[str]) -> dict[str, str]:
+        """Printed names of several users in one query (for notification messages)."""
+        ids = sorted(set(user_ids))
+        if not ids:
+            return {}
+        u = t.users.c
+        rows = self._s.execute(sa.select(u.user_id, u.name).where(u.user_id.in_(ids)))
+        return {r.user_id: r.name for r in rows}
+
     def list(self) -> list[StoredUser]:
         rows = self._s.execute(sa.select(t.users).order_by(t.users.c.user_id)).mappings()
         return [StoredUser(**{**r, "roles": list(r["roles"] or [])}) for r in rows]

@@ -106,3 +106,26 @@ def test_password_ageing(ctx: service.Context, db_url: str) -> None:
     assert refused.value.rule == "password-expired"
     service.change_password(aged, "qa1", PW, "fresh-password-77")
     assert _sign(aged, "fresh-password-77").change is not None
+
+
+def test_failed_sign_in_raises_a_security_notification(ctx: service.Context, db_url: str) -> None:
+    with pytest.raises(service.Refused) as refused:
+        _sign(ctx, "not-the-password")
+    assert refused.value.rule == "authentication-failed"
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT recipient, event, payload FROM outbox "
+                "WHERE project = 'ACC-1' AND notify_event = 'security'"
+            )
+        ).all()
+        audit = conn.execute(
+            sa.text(
+                "SELECT actor, outcome, rule FROM audit_events WHERE chain = 'ACC-1' "
+                "AND action = 'gate.sign'"
+            )
+        ).all()
+    engine.dispose()
+    assert [(r[0], r[1]) for r in rows] == [("pm", "security.alert")]
+    assert [tuple(a) for a in audit] == [("qa1", "refused", "authentication-failed")]
