@@ -190,6 +190,11 @@ class _Sender:
                     ap.add(self.config.load())
             except OSError as exc:
                 log.warning("cannot read the apprise config file: %s", mask_text(str(exc)))
+        # Apprise throttles each plugin instance (5.5 s between e-mails by default). The
+        # instances are cached per recipient across a batch, so that throttle would stall the
+        # whole relay for every further message; delivery pacing is the relay's own job.
+        for service in ap.find(tag=user, match_always=False):
+            service.request_rate_per_sec = 0
         self._cache[user] = (ap, invalid)
         return ap, invalid
 
