@@ -1,0 +1,342 @@
+"""Prefect orchestration: resume → next wait latency against Prefect's bare round trip, and
+the memory of ``cdmo up`` idle and with 100 open gates.
+
+Everything runs for real: ``prefect server start`` on a free port, ``cdmo serve`` and a bare
+``flow.serve()`` with the same poll frequency (1 s), a SQLite project database. Run with
+``python -m bench prefect``; results are printed for docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "correct horse battery"
+TEAM = {"pm": ["pm1"], "qa": ["qa1"], "customer": ["cust1"]}
+ROUNDS = int(os.environ.get("BENCH_PREFECT_ROUNDS", "5"))
+GATES = int(os.environ.get("BENCH_PREFECT_GATES", "100"))
+
+
+def _wait(fn: Any, timeout: float = 120.0, every: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise TimeoutError
+        time.sleep(every)
+
+
+def _defs(dest: Path) -> Path:
+    for kind in ("definitions", "gates"):
+        (dest / kind).mkdir(parents=True)
+        for src in (ROOT / kind, ROOT / "tests" / "flows" / "definitions" / kind):
+            for f in src.glob("*.yaml"):
+                shutil.copy(f, dest / kind / f.name)
+    return dest
+
+
+def _tree_rss_mb(pid: int) -> float:
+    pids, frontier = {pid}, [pid]
+    while frontier:
+        p = frontier.pop()
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(p)], capture_output=True, text=True)
+        kids = [int(x) for x in out.stdout.split()]
+        pids.update(kids)
+        frontier.extend(kids)
+    total = 0
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _kids(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(x) for x in out.stdout.split()]
+
+
+def _breakdown(up_pid: int) -> dict[str, float]:
+    """RSS of the `cdmo up` process (runner), of the Prefect server, and flow children."""
+    kids = _kids(up_pid)
+    server = [k for k in kids if b"server" in Path(f"/proc/{k}/cmdline").read_bytes()]
+    flows = [k for k in kids if k not in server]
+    return {
+        "runner": _rss_mb(up_pid),
+        "server": sum(_tree_rss_mb(k) for k in server),
+        "flow_processes": float(len(flows)),
+    }
+
+
+def _spawn(cmd: list[str], env: dict[str, str], log: Path, ready: bytes) -> subprocess.Popen:
+    with open(log, "ab") as fh:
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        _wait(lambda: proc.poll() is not None or ready in log.read_bytes(), 120, 0.2)
+    except TimeoutError:
+        _stop(proc)
+        raise
+    if proc.poll() is not None:
+        raise RuntimeError(log.read_text()[-2000:])
+    return proc
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+    except Exception:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def latency(tmp: Path) -> dict[str, float]:
+    from cdmo_workflow.orchestration.server import PrefectServer, free_port
+
+    defs = _defs(tmp / "defs")
+    db_url = f"sqlite:///{tmp / 'cdmo.db'}"
+    server = PrefectServer(tmp / "prefect", free_port())
+    server.start()
+    env = dict(os.environ)
+    env.update(
+        PREFECT_API_URL=server.api_url,
+        PREFECT_HOME=str(tmp / "prefect"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_RUNNER_POLL_FREQUENCY="1",
+        CDMO_DATABASE_URL=db_url,
+        CDMO_DEFINITIONS=str(defs),
+    )
+    procs = []
+    try:
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            from prefect import get_client
+            from prefect.deployments import run_deployment
+            from prefect.flow_runs import resume_flow_run
+
+            from cdmo_workflow import service
+            from cdmo_workflow.orchestration.hooks import PrefectHook
+            from cdmo_workflow.orchestration.runs import gate_runs
+            from cdmo_workflow.orchestration.state import last_seq
+
+            ctx = service.open_context(db_url=db_url, definitions=defs, prefect_hooks=False)
+            ctx.db.migrate()
+            for uid, role in [("pm1", "pm"), ("cust1", "customer"), ("qa1", "qa")]:
+                service.add_user(ctx, uid, uid, [role], PASSWORD)
+            ctx.after_commit.append(PrefectHook(ctx, api_url=server.api_url))
+            cdmo = str(Path(sys.executable).with_name("cdmo"))
+            procs.append(_spawn([cdmo, "serve", "--poll", "1"], env, tmp / "serve.log", b"Serving"))
+            procs.append(
+                _spawn(
+                    [sys.executable, "bench/bare_flow.py"], env, tmp / "bare.log", b"being served"
+                )
+            )
+
+            def waiting(code: str, gate: str) -> Any:
+                base = f"{gate}-1-{last_seq(ctx, code)}"
+                with get_client(sync_client=True) as c:
+                    for r in gate_runs(c, code, gate):
+                        key = str(r.state.state_details.pause_key or "")
+                        if key == base or key.startswith(base + "-"):
+                            return r
+                return None
+
+            def state_of(run_id: Any) -> Any:
+                with get_client(sync_client=True) as c:
+                    return c.read_flow_run(run_id).state
+
+            ours_wait, ours_done, ours_decided, bare = [], [], [], []
+            for i in range(ROUNDS + 1):  # the first round warms caches and is dropped
+                code = f"B-{i}"
+                service.start_project(ctx, code, "mini-programme", "Bench", TEAM, by="pm1")
+                service.submit_deliverable(ctx, code, "design", "spec", "pm1", "DMS-1")
+                run = _wait(lambda code=code: waiting(code, "design-review"))
+                form = {"user": "pm1", "role": "pm", "decision": "go", "meaning": "approval",
+                        "comment": "", "conditions": [], "password": PASSWORD}  # fmt: skip
+                t0 = time.perf_counter()
+                resume_flow_run(run.id, run_input=form)
+                _wait(lambda code=code: waiting(code, "design-review"))
+                t_wait = time.perf_counter() - t0
+                run = waiting(code, "design-review")
+                form.update(user="cust1", role="customer")
+                seq = last_seq(ctx, code)
+                t0 = time.perf_counter()
+                resume_flow_run(run.id, run_input=form)
+                _wait(lambda code=code, seq=seq: last_seq(ctx, code) > seq, every=0.02)
+                t_decided = time.perf_counter() - t0
+                _wait(lambda rid=run.id: state_of(rid).is_completed())
+                t_done = time.perf_counter() - t0
+
+                fr = run_deployment("bare-suspend/bare-suspend", timeout=0)
+                _wait(lambda fid=fr.id: state_of(fid).is_paused())
+                t0 = time.perf_counter()
+                resume_flow_run(fr.id, run_input={"value": "x"})
+                _wait(lambda fid=fr.id: state_of(fid).is_completed())
+                t_bare = time.perf_counter() - t0
+                if i:
+                    ours_wait.append(t_wait)
+                    ours_decided.append(t_decided)
+                    ours_done.append(t_done)
+                    bare.append(t_bare)
+    finally:
+        for p in procs:
+            _stop(p)
+        server.stop()
+    med = statistics.median
+    return {
+        "bare_resume_to_completed_s": med(bare),
+        "ours_resume_to_waiting_again_s": med(ours_wait),
+        "ours_resume_to_decision_committed_s": med(ours_decided),
+        "ours_resume_to_completed_s": med(ours_done),
+        "ratio_waiting_again": med(ours_wait) / med(bare),
+        "ratio_completed": med(ours_done) / med(bare),
+    }
+
+
+def memory(tmp: Path) -> dict[str, float]:
+    from cdmo_workflow.orchestration.server import free_port
+
+    defs = _defs(tmp / "defs")
+    port = free_port()
+    db_url = f"sqlite:///{tmp / 'up' / 'cdmo.db'}"
+    env = dict(os.environ)
+    env.pop("PREFECT_API_URL", None)
+    env.update(CDMO_DEFINITIONS=str(defs), CDMO_DATABASE_URL=db_url)
+    cdmo = str(Path(sys.executable).with_name("cdmo"))
+    up = _spawn(
+        [cdmo, "up", "--port", str(port), "--home", str(tmp / "up"), "--no-demo"],
+        env,
+        tmp / "up.log",
+        b"Serving the deployments",
+    )
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        time.sleep(15)  # let the first scheduled runs finish
+        idle = _tree_rss_mb(up.pid)
+        idle_parts = _breakdown(up.pid)
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: api}):
+            from prefect import get_client
+            from prefect.client.schemas.filters import (
+                FlowRunFilter,
+                FlowRunFilterState,
+                FlowRunFilterStateType,
+            )
+            from prefect.client.schemas.objects import StateType
+
+            from cdmo_workflow import service
+            from cdmo_workflow.orchestration.hooks import PrefectHook
+
+            ctx = service.open_context(db_url=db_url, definitions=defs, prefect_hooks=False)
+            for uid, role in [("pm1", "pm"), ("cust1", "customer"), ("qa1", "qa")]:
+                service.add_user(ctx, uid, uid, [role], PASSWORD)
+            ctx.after_commit.append(PrefectHook(ctx, api_url=api, artifacts=False))
+            team = {"pm": ["pm1"], "qa": ["qa1"], "customer": ["cust1"]}
+            t0 = time.perf_counter()
+            for i in range(GATES):
+                code = f"M-{i:03d}"
+                service.start_project(ctx, code, "mini-programme", "Bench", team, by="pm1")
+                service.submit_deliverable(ctx, code, "design", "spec", "pm1", "DMS-1")
+
+            def paused() -> int:
+                with get_client(sync_client=True) as c:
+                    return c.count_flow_runs(
+                        flow_run_filter=FlowRunFilter(
+                            state=FlowRunFilterState(
+                                type=FlowRunFilterStateType(any_=[StateType.PAUSED])
+                            )
+                        )
+                    )
+
+            _wait(lambda: paused() >= GATES, timeout=900, every=1)
+            t_all = time.perf_counter() - t0
+            _wait(lambda: _breakdown(up.pid)["flow_processes"] == 0, timeout=120, every=1)
+            busy = _tree_rss_mb(up.pid)
+            busy_parts = _breakdown(up.pid)
+    finally:
+        os.killpg(up.pid, signal.SIGINT)
+        try:
+            up.wait(30)
+        except subprocess.TimeoutExpired:
+            _stop(up)
+    return {
+        "cdmo_up_idle_rss_mb": idle,
+        f"cdmo_up_{GATES}_open_gates_rss_mb": busy,
+        f"seconds_until_{GATES}_gates_waiting": t_all,
+        "idle_runner_rss_mb": idle_parts["runner"],
+        "idle_server_rss_mb": idle_parts["server"],
+        f"{GATES}_gates_runner_rss_mb": busy_parts["runner"],
+        f"{GATES}_gates_server_rss_mb": busy_parts["server"],
+        f"{GATES}_gates_flow_processes": busy_parts["flow_processes"],
+    }
+
+
+def _part(name: str, tmp: Path) -> dict[str, float]:
+    """Run one part in a fresh interpreter: Prefect keeps per-process clients and settings."""
+    import json
+
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.bench_prefect", name, str(tmp)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{name} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="bench-prefect-") as d:
+        tmp = Path(d)
+        (tmp / "a").mkdir()
+        (tmp / "b").mkdir()
+        results = _part("latency", tmp / "a")
+        for k, v in results.items():
+            print(f"   {k:45s} {v:8.2f}", flush=True)
+        mem = _part("memory", tmp / "b")
+        for k, v in mem.items():
+            print(f"   {k:45s} {v:8.1f}", flush=True)
+    ok = results["ratio_waiting_again"] <= 1.5
+    print(f"   target ours ≤ 1.5 × bare: {'met' if ok else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    import json
+
+    if len(sys.argv) == 3:
+        part = {"latency": latency, "memory": memory}[sys.argv[1]]
+        print(json.dumps(part(Path(sys.argv[2]))))
+        raise SystemExit(0)
+    raise SystemExit(main())

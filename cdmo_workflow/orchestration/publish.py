@@ -1,0 +1,215 @@
+"""What the Prefect UI shows besides runs: events for automations and the artifacts.
+
+* one Prefect event per domain event, ``cdmo.<name>`` (``cdmo.gate.opened`` ...), with the
+  project as the resource and the gate, phase and customer as related resources; the event
+  id is derived from (project, audit seq, index), so publishing twice is harmless;
+* a markdown artifact per project (key ``project-<code>``) and the ``portfolio`` table.
+"""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from datetime import UTC, datetime
+from typing import Any
+
+from .. import service
+from ..domain.events import DomainEvent
+from ..domain.project import Project
+from ..domain.records import ProjectState, iso, parse_time
+from . import naming
+from .state import audit_summary, user_names
+
+_NS = uuid.UUID("1b7c3c2e-8d0e-4f5e-9a54-6d1f0c9e2a10")
+
+
+def emit_events(events: list[DomainEvent], audit_seq: int | None) -> int:
+    """Emit ``cdmo.<event>`` Prefect events; returns how many were handed to the emitter."""
+    from prefect.events import emit_event
+
+    n = 0
+    for i, e in enumerate(events):
+        resource = {
+            "prefect.resource.id": naming.project_resource(e.project),
+            "prefect.resource.name": e.project,
+            "cdmo.project": e.project,
+        }
+        related: list[dict[str, str]] = []
+        if e.gate:
+            related.append(
+                {
+                    "prefect.resource.id": naming.gate_resource(e.project, e.gate),
+                    "prefect.resource.role": "gate",
+                    "prefect.resource.name": str(e.data.get("gate_name") or e.gate),
+                    "cdmo.gate": e.gate,
+                }
+            )
+        if e.phase:
+            related.append(
+                {
+                    "prefect.resource.id": f"cdmo.phase.{e.project}.{e.phase}",
+                    "prefect.resource.role": "phase",
+                    "cdmo.phase": e.phase,
+                }
+            )
+        if e.data.get("customer"):
+            related.append(
+                {
+                    "prefect.resource.id": f"cdmo.customer.{e.data['customer']}",
+                    "prefect.resource.role": "customer",
+                }
+            )
+        event_id = uuid.uuid5(_NS, f"{e.project}:{audit_seq}:{i}:{e.name}")
+        payload = {k: v for k, v in e.data.items() if k != "password"}
+        emitted = emit_event(
+            event=naming.event_name(e.name),
+            resource=resource,
+            related=related,
+            payload={"project": e.project, "phase": e.phase, "gate": e.gate, **payload},
+            id=event_id,
+        )
+        n += 1 if emitted is not None else 0
+    return n
+
+
+# ---------------------------------------------------------------------- artifacts
+
+
+def project_markdown(ctx: Any, project: Project) -> str:
+    from ..domain.views import status
+
+    s = status(project)
+    names = user_names(ctx)
+    lines = [
+        f"# {project.code} · {project.customer}",
+        "",
+        f"**Process:** {s['process']['name']} (`{s['process']['id']}`, version "
+        f"`{s['process']['version_hash'][:12]}`) · **State:** {s['state']}"
+        + (f" · **On hold:** {project.hold.reason}" if project.hold else ""),
+        "",
+        "## Phases",
+        "",
+        "| Phase | State | Cycle | Gate | Gate state | Outcome |",
+        "|---|---|---|---|---|---|",
+    ]
+    gates = {g["id"]: g for g in s["gates"]}
+    for p in s["phases"]:
+        g = gates[p["gate"]]
+        lines.append(
+            f"| {p['name']} | {p['state']} | {p['cycle']} | {g['name']} | {g['state']} "
+            f"| {g['outcome'] or ''} |"
+        )
+    open_gates = [g for g in s["gates"] if g["state"] == "open"]
+    lines += ["", "## Open gates", ""]
+    if not open_gates:
+        lines.append("_None._")
+    for g in open_gates:
+        signed = ", ".join(f"{x['name']} ({x['role']}, {x['decision']})" for x in g["signatures"])
+        missing = []
+        for m in g["missing"]:
+            people = ", ".join(names.get(u, u) for u in project.team.get(m["role"], []))
+            missing.append(f"{m['role']} × {m['needed']} ({people})")
+        lines.append(
+            f"- **{g['name']}** (review #{g['review']}, opened {g['opened_at']}): "
+            f"signed: {signed or 'nobody yet'}; missing: {'; '.join(missing)}"
+        )
+    conds = [c for c in s["conditions"] if c.get("state") == "open"]
+    if conds:
+        lines += ["", "## Open conditions", ""]
+        lines += [f"- {c['id']} on {c['phase']}: {c['text']}" for c in conds]
+    a = audit_summary(ctx, project.code)
+    lines += [
+        "",
+        "## Audit trail",
+        "",
+        f"{a['accepted']} accepted and {a['refused']} refused commands; hash chain "
+        + ("**verified**" if a["verified"] else f"**BROKEN** at {a['first_broken']}")
+        + f" ({a['checked']} rows).",
+        "",
+        "| Seq | At | Actor | Action | Subject | Outcome |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in reversed(a["last"]):
+        outcome = r["outcome"] + (f" ({r['rule']})" if r["rule"] else "")
+        lines.append(
+            f"| {r['seq']} | {r['at']} | {r['actor']} | {r['action']} | {r['subject']} "
+            f"| {outcome} |"
+        )
+    return "\n".join(lines)
+
+
+def publish_project(ctx: Any, code: str) -> str:
+    """Create or update the ``project-<code>`` markdown artifact; returns its key."""
+    from prefect.artifacts import create_markdown_artifact
+
+    project = service.load_project(ctx, code)
+    key = naming.artifact_key(code)
+    with warnings.catch_warnings():  # the CLI hook publishes outside a flow run on purpose
+        warnings.simplefilter("ignore", FutureWarning)
+        create_markdown_artifact(
+            markdown=project_markdown(ctx, project),
+            key=key,
+            description=f"{code} ({project.customer}): phases, open gates, audit summary",
+        )
+    return key
+
+
+def sla_status(opened_at: datetime, decide_within: str | None, now: datetime) -> tuple[str, str]:
+    """("on time" | "due soon" | "overdue" | "no SLA", due date ISO)."""
+    from ..spec.durations import parse_duration
+
+    if not decide_within:
+        return "no SLA", ""
+    dur = parse_duration(decide_within)
+    due = dur.add_to(opened_at)
+    if now > due:
+        return "overdue", iso(due) or ""
+    total = (due - opened_at).total_seconds() or 1.0
+    left = (due - now).total_seconds()
+    return ("due soon" if left <= 0.25 * total else "on time"), iso(due) or ""
+
+
+def portfolio_rows(ctx: Any, now: datetime | None = None) -> list[dict[str, Any]]:
+    now = now or datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    for p in service.list_projects(ctx, ["active", "on-hold"]):
+        project = service.load_project(ctx, p["code"])
+        base = {
+            "project": project.code,
+            "customer": project.customer,
+            "process": project.process_id,
+            "state": project.state.value,
+            "phase": ", ".join(project.current_phases()),
+        }
+        reviews = project.open_reviews() if project.state == ProjectState.ACTIVE else []
+        if not reviews:
+            rows.append({**base, "gate": "", "open_days": "", "sla_due": "", "sla": ""})
+        for r in reviews:
+            gdef = project.snapshot.gates[r.gate]
+            opened = parse_time(iso(r.opened_at)) or now
+            status, due = sla_status(opened, gdef.sla.decide_within if gdef.sla else None, now)
+            rows.append(
+                {
+                    **base,
+                    "gate": f"{gdef.name} (#{r.number})",
+                    "open_days": round((now - opened).total_seconds() / 86400, 1),
+                    "sla_due": due,
+                    "sla": status,
+                }
+            )
+    return rows
+
+
+def publish_portfolio(ctx: Any) -> int:
+    """Create or update the ``portfolio`` table artifact; returns the number of rows."""
+    from prefect.artifacts import create_table_artifact
+
+    rows = portfolio_rows(ctx)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        create_table_artifact(
+            table=rows or [{"project": "", "note": "no active project"}],
+            key=naming.PORTFOLIO_KEY,
+            description="Active projects: current phase, open gates, days open and SLA status",
+        )
+    return len(rows)

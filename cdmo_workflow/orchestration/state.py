@@ -1,0 +1,116 @@
+"""Small read-only queries the Prefect layer needs (no Prefect imports).
+
+Everything a gate-review run shows or decides is read from the project database: the run
+itself holds no state between suspends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..domain.project import Project
+from ..domain.records import ProjectState, ReviewState, iso
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The latest sign-off attempt on a gate, as the audit trail recorded it."""
+
+    seq: int
+    at: datetime
+    actor: str
+    outcome: str
+    rule: str | None
+    reason: str | None
+
+
+def last_seq(ctx: Any, code: str) -> int:
+    """The last audit sequence number of the project's chain (0 for none)."""
+    with ctx.db.unit_of_work(read_only=True) as uow:
+        rec = uow.audit.last(code)
+        return rec.seq if rec is not None else 0
+
+
+def resume_epoch(ctx: Any, code: str) -> int:
+    """Audit seq of the project's last accepted resume (0 if never resumed)."""
+    import sqlalchemy as sa
+
+    from ..store import tables as t
+
+    c = t.audit_events.c
+    stmt = sa.select(sa.func.max(c.seq)).where(
+        c.chain == code, c.action == "project.resume", c.outcome == "accepted"
+    )
+    with ctx.db.unit_of_work(read_only=True) as uow:
+        return int(uow.session.execute(stmt).scalar() or 0)
+
+
+def last_attempt(ctx: Any, code: str, gate: str, window: int = 200) -> Attempt | None:
+    """The latest ``gate.sign`` row (accepted or refused) for ``gate`` in the last rows."""
+    with ctx.db.unit_of_work(read_only=True) as uow:
+        last = uow.audit.last(code)
+        if last is None:
+            return None
+        rows = uow.audit.list(code, after_seq=max(0, last.seq - window))
+    for rec in reversed(rows):
+        if rec.action != "gate.sign":
+            continue
+        if rec.subject == gate or rec.subject.startswith(f"{gate}#"):
+            return Attempt(rec.seq, rec.at, rec.actor, rec.outcome, rec.rule, rec.reason)
+    return None
+
+
+def audit_summary(ctx: Any, code: str, last: int = 8) -> dict[str, Any]:
+    """Counts of accepted and refused commands, the latest rows and the chain verification."""
+    import sqlalchemy as sa
+
+    from .. import audit
+    from ..store import tables as t
+
+    c = t.audit_events.c
+    with ctx.db.unit_of_work(read_only=True) as uow:
+        counts = dict(
+            uow.session.execute(
+                sa.select(c.outcome, sa.func.count()).where(c.chain == code).group_by(c.outcome)
+            ).all()
+        )
+        tail = []
+        rec = uow.audit.last(code)
+        if rec is not None:
+            tail = uow.audit.list(code, after_seq=max(0, rec.seq - last))
+    result = audit.verify(ctx.db.engine, code)
+    return {
+        "accepted": int(counts.get("accepted", 0)),
+        "refused": int(counts.get("refused", 0)),
+        "verified": bool(result.ok),
+        "checked": result.checked,
+        "first_broken": result.first_broken,
+        "last": [
+            {
+                "seq": r.seq,
+                "at": iso(r.at),
+                "actor": r.actor,
+                "action": r.action,
+                "subject": r.subject,
+                "outcome": r.outcome,
+                "rule": r.rule,
+            }
+            for r in tail
+        ],
+    }
+
+
+def review_is_live(project: Project, gate: str, review: int) -> bool:
+    """True while the run for (gate, review) must keep waiting: open review, active project."""
+    if project.state != ProjectState.ACTIVE:
+        return False
+    r = project.open_review(gate)
+    return r is not None and r.number == review and r.state == ReviewState.OPEN
+
+
+def user_names(ctx: Any) -> dict[str, str]:
+    """user id → printed name, for descriptions and artifacts."""
+    with ctx.db.unit_of_work(read_only=True) as uow:
+        return {u.user_id: u.name for u in uow.users.list()}

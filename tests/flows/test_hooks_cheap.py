@@ -1,0 +1,91 @@
+"""The post-commit hook costs nothing without a Prefect API; names and keys are stable."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from cdmo_workflow.orchestration import naming
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _probe(tmp_path: Path, env_extra: dict[str, str], code: str) -> dict:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env_extra}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+PROBE = """
+import json, sys
+from cdmo_workflow import service
+ctx = service.open_context(db_url="sqlite:///x.db")
+print(json.dumps({"hooks": [type(h).__name__ for h in ctx.after_commit],
+                  "prefect": "prefect" in sys.modules}))
+"""
+
+
+def test_no_api_no_hook_no_prefect(tmp_path: Path) -> None:
+    got = _probe(tmp_path, {}, PROBE)
+    assert got == {"hooks": [], "prefect": False}
+
+
+def test_env_api_installs_the_hook_without_importing_prefect(tmp_path: Path) -> None:
+    got = _probe(tmp_path, {"PREFECT_API_URL": "http://127.0.0.1:9/api"}, PROBE)
+    assert got == {"hooks": ["PrefectHook"], "prefect": False}
+    off = {"PREFECT_API_URL": "http://127.0.0.1:9/api", "CDMO_PREFECT_HOOKS": "0"}
+    assert _probe(tmp_path, off, PROBE)["hooks"] == []
+
+
+def test_cdmo_up_file_applies_only_to_its_database(tmp_path: Path) -> None:
+    (tmp_path / ".cdmo").mkdir()
+    f = tmp_path / ".cdmo" / "prefect-api-url"
+    f.write_text(
+        json.dumps({"api_url": "http://127.0.0.1:9/api", "database_url": "sqlite:///x.db"})
+    )
+    assert _probe(tmp_path, {}, PROBE)["hooks"] == ["PrefectHook"]
+    f.write_text(
+        json.dumps({"api_url": "http://127.0.0.1:9/api", "database_url": "sqlite:///y.db"})
+    )
+    assert _probe(tmp_path, {}, PROBE)["hooks"] == []
+
+
+def test_validate_never_imports_prefect(tmp_path: Path) -> None:
+    code = f"""
+import json, sys
+from typer.testing import CliRunner
+from cdmo_workflow.cli import app
+r = CliRunner().invoke(app, ["validate", "{ROOT / "definitions"}", "{ROOT / "gates"}"])
+print(json.dumps({{"code": r.exit_code, "prefect": "prefect" in sys.modules}}))
+"""
+    got = _probe(tmp_path, {"PREFECT_API_URL": "http://127.0.0.1:9/api"}, code)
+    assert got == {"code": 0, "prefect": False}
+
+
+def test_names_and_keys() -> None:
+    assert naming.artifact_key("P-001") == "project-p-001"
+    assert naming.artifact_key("Helix_Bio/ 7") == "project-helix-bio-7"
+    assert naming.run_name("P-001", "Go to process development") == (
+        "P-001 · Go to process development"
+    )
+    assert naming.gate_run_key("P-001", "scoping-go", 1) == "P-001:scoping-go:1:0"
+    assert naming.gate_run_key("P-001", "scoping-go", 2, 17, 1) == "P-001:scoping-go:2:17:1"
+    assert naming.event_name("gate.opened") == "cdmo.gate.opened"
+
+
+def test_sla_status() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cdmo_workflow.orchestration.publish import sla_status
+
+    opened = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
+    assert sla_status(opened, None, opened) == ("no SLA", "")
+    assert sla_status(opened, "10bd", opened + timedelta(days=1))[0] == "on time"
+    status, due = sla_status(opened, "10bd", opened + timedelta(days=13))
+    assert status == "due soon" and due == "2026-03-16T09:00:00Z"
+    assert sla_status(opened, "2d", opened + timedelta(days=3))[0] == "overdue"
