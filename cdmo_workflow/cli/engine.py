@@ -480,10 +480,15 @@ def audit_export(
     """Export a project's audit trail with signature manifestations."""
     from ..service import export_audit
 
-    if fmt not in ("csv", "json"):
-        fail(f"unknown format {fmt!r}: use csv or json", 2)
+    if fmt not in ("csv", "json", "html"):
+        fail(f"unknown format {fmt!r}: use csv, json or html", 2)
     with errors():
-        text = export_audit(context(db), code, fmt)
+        if fmt == "html":  # the inspector's printout (reports/audit_print.py)
+            from ..reports.audit_print import export_audit_html
+
+            text = export_audit_html(context(db), code)
+        else:
+            text = export_audit(context(db), code, fmt)
     if out is not None:
         out.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {out}")

@@ -16,6 +16,7 @@ from ..spec.models import Decision, GateDef, PhaseDef, ProcessSnapshot
 from . import events as ev
 from .errors import NotFound, RuleViolation
 from .events import DomainEvent
+from .forecast import baseline_of
 from .records import (
     CONSERVATISM,
     VETO_DECISIONS,
@@ -69,6 +70,8 @@ class Project:
     conditions: list[Condition] = field(default_factory=list)
     hold: Hold | None = None
     completed_at: datetime | None = None
+    baseline: dict[str, dict[str, str]] | None = None
+    """Planned ``{phase: {start, end}}`` at the start (see domain/forecast.py); the slip's base."""
     pending_events: list[DomainEvent] = field(default_factory=list)
 
     # ------------------------------------------------------------------ creation
@@ -121,6 +124,7 @@ class Project:
             phases=phases,
             created_at=now,
             created_by=by,
+            baseline=baseline_of(process, now),
         )
         project._emit(
             ev.PROJECT_STARTED,
@@ -796,6 +800,7 @@ class Project:
             "created_at": iso(self.created_at),
             "created_by": self.created_by,
             "completed_at": iso(self.completed_at),
+            "baseline": self.baseline,
         }
 
     @classmethod
@@ -815,6 +820,7 @@ class Project:
             conditions=[Condition.from_dict(c) for c in d.get("conditions", [])],
             hold=Hold.from_dict(d["hold"]) if d.get("hold") else None,
             completed_at=parse_time(d.get("completed_at")),
+            baseline=d.get("baseline"),
         )
 
 

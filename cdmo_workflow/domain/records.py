@@ -258,6 +258,12 @@ class PhaseRun:
         """Record the activation that ends now (passed or recycled) in ``history``."""
         if self.started_at is None:
             return
+        last = self.history[-1] if self.history else None
+        if last is not None and last.get("cycle") == self.cycle:
+            # This activation already ended (it passed its gate) and is now recycled.
+            if outcome not in str(last.get("outcome")):
+                last["outcome"] = f"{last.get('outcome')}, {outcome}"
+            return
         self.history.append(
             {
                 "cycle": self.cycle,

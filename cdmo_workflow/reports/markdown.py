@@ -1,0 +1,91 @@
+"""The forecast as Markdown: for the project artifact in the Prefect UI (and chat, e-mail).
+
+Pure apart from the standard library: no database, no matplotlib, no jinja2. The
+orchestration package calls :func:`forecast_markdown` with the project it already loaded.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from ..domain.forecast import Forecast, forecast, overdue_gates
+
+if TYPE_CHECKING:
+    from ..domain.project import Project
+
+
+def _day(t: datetime | None) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%d") if t else "–"
+
+
+def _slip(days: float | None) -> str:
+    if days is None:
+        return "–"
+    if abs(days) < 0.05:
+        return "0"
+    return f"{days:+.1f}".replace(".0", "")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def forecast_markdown(
+    project: Project,
+    today: datetime,
+    report_url: str | None = None,
+    fc: Forecast | None = None,
+) -> str:
+    """A heading line, the completion and slip, the critical path, a per-phase table, the
+    overdue gates, and a link to the full report when ``report_url`` is given."""
+    fc = fc or forecast(project, today)
+    names = {p.id: p.name for p in fc.phases}
+    lines = [f"### Forecast — {project.code} · {_cell(project.customer)}", ""]
+    if fc.state == "killed":
+        lines.append(f"Killed on **{_day(fc.ended_at)}**.")
+    elif fc.state == "completed":
+        lines.append(
+            f"Completed on **{_day(fc.completion)}** (baseline {_day(fc.baseline_completion)}, "
+            f"slip {_slip(fc.slip_days)} d)."
+        )
+    else:
+        lines.append(
+            f"Forecast completion **{_day(fc.completion)}** (baseline "
+            f"{_day(fc.baseline_completion)}, slip **{_slip(fc.slip_days)} d**), as of "
+            f"{_day(fc.today)}."
+        )
+    if fc.on_hold_since:
+        reason = project.hold.reason if project.hold else ""
+        lines.append(f"On hold since {_day(fc.on_hold_since)}: {_cell(reason)}.")
+    if fc.critical_path:
+        lines.append("")
+        lines.append("Critical path: " + " → ".join(names[p] for p in fc.critical_path))
+    lines += [
+        "",
+        "| Phase | State | Baseline end | Actual start | Actual end | Forecast end | Slip (d) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for p in fc.phases:
+        name = f"**{_cell(p.name)}**" if p.critical else _cell(p.name)
+        state = p.state + (" (overdue)" if p.overdue else "")
+        lines.append(
+            f"| {name} | {state} | {_day(p.baseline_end)} | {_day(p.actual_start)} | "
+            f"{_day(p.actual_end)} | {_day(p.end)} | {_slip(p.slip_days)} |"
+        )
+    late = overdue_gates(project, fc.today)
+    if late:
+        lines += ["", "Gates past their SLA:"]
+        for g in late:
+            need = ", ".join(f"{m['needed']} × {m['role']}" for m in g["missing"]) or "–"
+            lines.append(
+                f"- {_cell(g['name'])} (review {g['review']}): due {_day_text(g['due'])}, "
+                f"{g['days_overdue']:g} d late; waiting for {need}"
+            )
+    if report_url:
+        lines += ["", f"[Full report with the timeline and every signature]({report_url})"]
+    return "\n".join(lines) + "\n"
+
+
+def _day_text(value: str) -> str:
+    return value[:10]
