@@ -117,6 +117,7 @@ def project_markdown(ctx: Any, project: Project) -> str:
     if conds:
         lines += ["", "## Open conditions", ""]
         lines += [f"- {c['id']} on {c['phase']}: {c['text']}" for c in conds]
+    lines += ["", _forecast_section(project)]
     a = audit_summary(ctx, project.code)
     lines += [
         "",
@@ -136,6 +137,18 @@ def project_markdown(ctx: Any, project: Project) -> str:
             f"| {outcome} |"
         )
     return "\n".join(lines)
+
+
+def _forecast_section(project: Project) -> str:
+    """The critical-path forecast; links to the HTML report when ``CDMO_REPORTS_URL`` is set
+    (a web server publishing the folder that ``cdmo report --out`` writes to)."""
+    import os
+
+    from ..reports import forecast_markdown
+
+    base = (os.environ.get("CDMO_REPORTS_URL") or "").rstrip("/")
+    report_url = f"{base}/{project.code}.html" if base else None
+    return forecast_markdown(project, datetime.now(UTC), report_url)
 
 
 def publish_project(ctx: Any, code: str) -> str:
