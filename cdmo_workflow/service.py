@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .config import Settings, get_settings
 from .domain.errors import EngineError, NotFound, RuleViolation
@@ -897,7 +897,7 @@ def verify_audit(ctx: Context, code: str | None = None) -> Any:
     return audit.verify(ctx.db.engine, code)
 
 
-def export_audit(ctx: Context, code: str, fmt: str) -> str:
+def export_audit(ctx: Context, code: str, fmt: Literal["csv", "json"]) -> str:
     from . import audit
 
     with ctx.db.unit_of_work() as uow:

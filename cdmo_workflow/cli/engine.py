@@ -488,7 +488,7 @@ def audit_export(
 
             text = export_audit_html(context(db), code)
         else:
-            text = export_audit(context(db), code, fmt)
+            text = export_audit(context(db), code, "csv" if fmt == "csv" else "json")
     if out is not None:
         out.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {out}")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .. import service
 from .gate_review import _logger, flow_context, relay_now
 
-ACTIONS = {
+ACTIONS: dict[str, Callable[..., service.CommandResult]] = {
     "start_project": service.start_project,
     "submit_deliverable": service.submit_deliverable,
     "confirm_check": service.confirm_check,
@@ -39,4 +40,5 @@ def run_action(name: str, **params: Any) -> dict[str, Any]:
         for e in result.events:
             logger.info("%s: %s %s", e.name, e.phase or "", e.gate or "")
         relay_now(ctx)
-    return result.to_dict()
+    payload: dict[str, Any] = result.to_dict()
+    return payload

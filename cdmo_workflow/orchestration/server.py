@@ -27,7 +27,7 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
 def healthy(api_url: str, timeout: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(api_url.rstrip("/") + "/health", timeout=timeout) as r:
-            return r.status == 200
+            return bool(r.status == 200)
     except Exception:
         return False
 
@@ -68,6 +68,14 @@ class PrefectServer:
     def api_url(self) -> str:
         return f"{self.url}/api"
 
+    def _env(self) -> dict[str, str]:
+        env = server_env(self.home, self.extra_env)
+        # The UI calls the API at PREFECT_UI_API_URL, which Prefect otherwise derives from
+        # PREFECT_SERVER_API_PORT (4200), not from `--port`: with another port the UI failed.
+        if not (env.get("PREFECT_UI_API_URL") or env.get("PREFECT_SERVER_UI_API_URL")):
+            env["PREFECT_UI_API_URL"] = self.api_url
+        return env
+
     def start(self, wait: float = 90.0) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         if port_in_use(self.port, self.host):
@@ -78,7 +86,7 @@ class PrefectServer:
         log = open(self.log_file, "ab")  # noqa: SIM115 - kept open for the child's lifetime
         self.proc = subprocess.Popen(
             cmd,
-            env=server_env(self.home, self.extra_env),
+            env=self._env(),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..domain.forecast import Forecast, forecast, gate_due, overdue_gates
 from ..domain.records import ReviewState
@@ -98,7 +98,11 @@ def _num(t: datetime) -> float:
     return value
 
 
-def _new_figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
+def _new_figure(
+    width: float,
+    height: float,
+    layout: Literal["constrained", "compressed", "tight"] | None = "constrained",
+) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
