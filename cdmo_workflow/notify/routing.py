@@ -210,7 +210,8 @@ def outbox_rows(
             {
                 "event": event.to_dict(),
                 "data": data,
-                "decision": data.get("decision"),
+                # gate.signed carries the signer's "decision", gate.decided the "outcome"
+                "decision": data.get("decision") or data.get("outcome"),
                 "actor": data.get("actor") or data.get("user") or data.get("by"),
                 "roles": roles,
             }

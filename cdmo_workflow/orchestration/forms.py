@@ -10,12 +10,13 @@ the fields. The markdown returned by :func:`describe` is shown above the form.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from ..domain.project import Project
-from ..domain.records import GateReview, Meaning, iso
+from ..domain.records import GateReview, Meaning, parse_time
 from ..domain.views import must_meet_items
 from .state import Attempt
 
@@ -50,6 +51,22 @@ def _literal(values: list[str]) -> Any:
     return Literal[tuple(values)]  # type: ignore[valid-type]
 
 
+def _select(values: list[str], position: int) -> Any:
+    """JSON Schema extra for a select: always ``enum``, even with one value.
+
+    pydantic writes a one-value ``Literal`` as ``const``, which the UI does not render as a
+    select (with one role left to sign, the form had no role select at all).
+    """
+
+    def extra(schema: dict[str, Any]) -> None:
+        schema.pop("const", None)
+        schema["enum"] = list(values)
+        schema["type"] = "string"
+        schema["position"] = position
+
+    return extra
+
+
 def build_form(project: Project, review: GateReview, description: str) -> type[Any]:
     """A ``RunInput`` subclass for this review's sign-off form, with ``description`` on top."""
     from prefect.input import RunInput
@@ -78,7 +95,7 @@ def build_form(project: Project, review: GateReview, description: str) -> type[A
                 default=missing[0],
                 title="Role",
                 description="The role you sign for: only roles still missing are offered.",
-                json_schema_extra=extra(1),
+                json_schema_extra=_select(missing, 1),
             ),
         ),
         "decision": (
@@ -88,7 +105,7 @@ def build_form(project: Project, review: GateReview, description: str) -> type[A
                 title="Decision",
                 description="Your decision. The most conservative decision of all signers wins; "
                 "hold, recycle or kill from a veto role decides at once.",
-                json_schema_extra=extra(2),
+                json_schema_extra=_select(decisions, 2),
             ),
         ),
         "meaning": (
@@ -98,7 +115,7 @@ def build_form(project: Project, review: GateReview, description: str) -> type[A
                 title="Meaning of the signature",
                 description="What your signature means (21 CFR 11.50): approval, review, "
                 "responsibility or authorship.",
-                json_schema_extra=extra(3),
+                json_schema_extra=_select(meanings, 3),
             ),
         ),
         "comment": (
@@ -135,13 +152,26 @@ def build_form(project: Project, review: GateReview, description: str) -> type[A
                 default=SIGN,
                 title="Action",
                 description="Keep 'sign'. 'refresh' only re-reads the project and waits again.",
-                json_schema_extra=extra(7),
+                json_schema_extra=_select([SIGN, REFRESH], 7),
             ),
         ),
     }
     name = "SignOff_" + "".join(ch if ch.isalnum() else "_" for ch in review.gate)
     model = create_model(name, __base__=RunInput, **fields)
     return model.with_initial_data(description=description)  # type: ignore[no-any-return]
+
+
+def _when(value: Any) -> str:
+    """A UTC time as the form shows it: ``2026-11-25 12:52:17 UTC`` (seconds, no fraction).
+
+    The full ISO timestamps wrapped over three lines in the narrow resume dialog.
+    """
+    if not value:
+        return ""
+    at = parse_time(value) if isinstance(value, str) else value
+    if at is None:
+        return str(value)
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _cell(value: Any) -> str:
@@ -164,7 +194,7 @@ def describe(
         "",
         f"**Customer:** {_cell(project.customer)} · **Process:** "
         f"{_cell(project.snapshot.process.name)} · **Phase:** {_cell(pdef.name)} "
-        f"(cycle {run.cycle}) · **Review** #{review.number}, opened {iso(review.opened_at)}",
+        f"(cycle {run.cycle}) · **Review** #{review.number}, opened {_when(review.opened_at)}",
         "",
     ]
     if gdef.description:
@@ -172,25 +202,29 @@ def describe(
     problem = None
     if attempt is not None and attempt.outcome == "refused":
         problem = (
-            f"**The last sign-off attempt was refused** ({iso(attempt.at)}, user "
+            f"**The last sign-off attempt was refused** ({_when(attempt.at)}, user "
             f"`{attempt.actor}`): {_cell(attempt.reason)} [rule: {attempt.rule}]"
         )
     if note:
         problem = f"**The last input was not accepted:** {_cell(note)}"
     if problem:
         lines += [f"> ⚠️ {problem}", ""]
-    lines += ["### Must-meet items", "", "| | Item | Evidence | By | At |", "|---|---|---|---|---|"]
+    # A list, not a table: a five-column table wrapped every cell in the narrow resume dialog.
+    lines += ["### Must-meet items", ""]
     for item in must_meet_items(project, review.gate):
         mark = "✅" if item["done"] else ("⬜" if item["required"] else "➖")
-        label = f"{item['kind']}: {item['name']}"
-        by = names.get(item["by"], item["by"]) if item["by"] else ""
-        lines.append(
-            f"| {mark} | {_cell(label)} | {_cell(item['evidence'])} | {_cell(by)} "
-            f"| {_cell(item['at'])} |"
-        )
+        line = f"- {mark} **{_cell(item['kind'])}:** {_cell(item['name'])}"
+        if item["done"]:
+            by = names.get(item["by"], item["by"]) if item["by"] else ""
+            line += f" — evidence `{_cell(item['evidence'])}`, {_cell(by)}, {_when(item['at'])}"
+        elif not item["required"]:
+            line += " — optional"
+        else:
+            line += " — _open_"
+        lines.append(line)
     lines += ["", "### Signatures so far", ""]
     if review.signatures:
-        lines += ["| Printed name | Role | Decision | Meaning | Signed at | Comment |"]
+        lines += ["| Printed name | Role | Decision | Meaning | Signed at (UTC) | Comment |"]
         lines += ["|---|---|---|---|---|---|"]
         for s in review.signatures:
             comment = s.comment or ""
@@ -198,7 +232,7 @@ def describe(
                 comment = (comment + " Conditions: " + "; ".join(s.conditions)).strip()
             lines.append(
                 f"| {_cell(s.name)} (`{s.user}`) | {s.role} | {s.decision.value} "
-                f"| {s.meaning.value} | {iso(s.signed_at)} | {_cell(comment)} |"
+                f"| {s.meaning.value} | {_when(s.signed_at)} | {_cell(comment)} |"
             )
     else:
         lines.append("_No signature yet._")
@@ -216,7 +250,7 @@ def describe(
     lines += [
         "",
         f"Allowed decisions: {', '.join(d.value for d in gdef.decisions)}. "
-        "Fill in the form below and press **Submit**; the run re-reads the project after "
-        "each sign-off and waits for the next one.",
+        "Fill in the form below and press **Resume** to sign; the run re-reads the project "
+        "after each sign-off and waits for the next one.",
     ]
     return "\n".join(lines)

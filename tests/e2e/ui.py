@@ -1,0 +1,153 @@
+"""What a person does in the Prefect UI, as Playwright steps (the UI a new browser gets: V2).
+
+Selectors are the ones a user sees: link and button names, field labels, the select buttons'
+``aria-label="Select <title>"`` and their ``option`` list. Every step waits explicitly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+# The form's fields in order, as labelled in the dialog (the UI appends "(Optional)" to fields
+# with a default).
+FORM_LABELS = [
+    "User id",
+    "Role (Optional)",
+    "Decision (Optional)",
+    "Meaning of the signature (Optional)",
+    "Comment (Optional)",
+    "Conditions (Optional)",
+    "Password",
+    "Action (Optional)",
+]
+
+
+@dataclass
+class SignOff:
+    user: str
+    role: str
+    decision: str
+    meaning: str
+    password: str
+    comment: str = ""
+    conditions: tuple[str, ...] = ()
+
+
+class UI:
+    def __init__(self, page: Any, base_url: str) -> None:
+        self.page = page
+        self.base = base_url
+
+    # ------------------------------------------------------------------ navigation
+
+    def home(self) -> None:
+        self.page.goto(self.base + "/")
+        self.page.get_by_role("link", name="Runs", exact=True).wait_for()
+
+    def open_run(self, name: str, attempts: int = 10) -> None:
+        """Runs → the run named ``name`` (reloads until the list shows it)."""
+        self.home()
+        self.page.get_by_role("link", name="Runs", exact=True).click()
+        link = self.page.get_by_role("link", name=name, exact=True)
+        for _ in range(attempts):
+            try:
+                link.first.wait_for(timeout=5_000)
+                break
+            except Exception:
+                self.page.reload()
+        link.first.click()
+        self.page.wait_for_url(re.compile(r"/runs/flow-run/[0-9a-f-]{36}"))
+
+    def open_resume_form(self) -> Any:
+        """The run's menu → Resume: the dialog with the sign-off form (once it is rendered)."""
+        self.page.reload()  # the run waits again: show its current state and form
+        self.page.get_by_text("Suspended", exact=True).first.wait_for()
+        self.page.get_by_role("button", name="Open menu", exact=True).click()
+        self.page.get_by_role("menuitem", name="Resume", exact=True).click()
+        dialog = self.page.get_by_role("dialog")
+        dialog.get_by_label("User id", exact=True).wait_for()
+        return dialog
+
+    # ------------------------------------------------------------------ the form
+
+    def labels(self, dialog: Any) -> list[str]:
+        return [t.strip() for t in dialog.locator("label").all_text_contents()]
+
+    def options(self, title: str) -> list[str]:
+        """The choices a select offers (opens it, reads them, closes it again)."""
+        self.page.get_by_role("button", name=f"Select {title}", exact=True).click()
+        listbox = self.page.get_by_role("listbox")
+        listbox.get_by_role("option").first.wait_for()
+        values = [t.strip() for t in listbox.get_by_role("option").all_text_contents()]
+        self.page.keyboard.press("Escape")
+        listbox.wait_for(state="hidden")
+        return values
+
+    def choose(self, title: str, value: str) -> None:
+        button = self.page.get_by_role("button", name=f"Select {title}", exact=True)
+        button.click()
+        self.page.get_by_role("listbox").get_by_role("option", name=value, exact=True).click()
+        self.page.get_by_role("listbox").wait_for(state="hidden")
+        if button.inner_text().strip() != value:
+            raise AssertionError(f"select {title!r} shows {button.inner_text()!r}, not {value!r}")
+
+    def fill(self, dialog: Any, s: SignOff) -> None:
+        """Every field of the sign-off form, as a person fills it."""
+        dialog.get_by_label("User id", exact=True).fill(s.user)
+        self.choose("Role", s.role)
+        self.choose("Decision", s.decision)
+        self.choose("Meaning of the signature", s.meaning)
+        dialog.get_by_label(re.compile(r"^Comment")).fill(s.comment)
+        conditions = dialog.locator("fieldset").filter(
+            has=self.page.get_by_role("button", name="Add item", exact=True)
+        )
+        for i, text in enumerate(s.conditions):
+            conditions.get_by_role("button", name="Add item", exact=True).click()
+            item = conditions.locator("textarea").nth(i)
+            item.wait_for()
+            item.fill(text)
+        password = dialog.get_by_label("Password", exact=True)
+        password.fill(s.password)
+        if password.get_attribute("type") != "password":
+            raise AssertionError("the password field is not masked")
+        self.choose("Action", "sign")
+
+    def submit(self, dialog: Any) -> None:
+        dialog.get_by_role("button", name="Resume", exact=True).click()
+        self.page.get_by_text("Flow run resumed").first.wait_for()
+        dialog.wait_for(state="hidden")
+
+    # ------------------------------------------------------------------ deployments
+
+    def custom_run(
+        self, deployment: str, fields: dict[str, str], json_fields: dict[str, str]
+    ) -> str:
+        """Deployments → ``deployment`` → Run → Custom run, fill the parameters, Submit.
+
+        Returns the new flow run's id (from the page it lands on).
+        """
+        self.home()
+        self.page.get_by_role("link", name="Deployments", exact=True).click()
+        self.page.get_by_role("link", name=deployment, exact=True).first.click()
+        self.page.get_by_role("button", name="Run", exact=True).click()
+        self.page.get_by_role("menuitem", name="Custom run", exact=True).click()
+        self.page.get_by_role("heading", name="Parameters").wait_for()
+        for label, value in fields.items():
+            self.page.get_by_label(label, exact=True).fill(value)
+        if json_fields:  # dict parameters are JSON editors (CodeMirror); one per form here
+            (text,) = json_fields.values()
+            content = self.page.locator(".cm-content")
+            content.first.click()
+            if content.count() != 1:
+                raise AssertionError(f"expected one JSON editor, found {content.count()}")
+            self.page.keyboard.press("Control+A")
+            self.page.keyboard.insert_text(text)
+        self.page.get_by_role("button", name="Submit", exact=True).click()
+        self.page.get_by_text("scheduled to start").first.wait_for()  # the toast
+        self.page.get_by_role("link", name="View run").first.click()
+        self.page.wait_for_url(re.compile(r"/runs/flow-run/[0-9a-f-]{36}"))
+        match = re.search(r"/runs/flow-run/([0-9a-f-]{36})", self.page.url)
+        assert match is not None
+        return match.group(1)
