@@ -21,7 +21,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy cdmo_workflow/domain cdmo_workflow/spec
+	$(BIN)/mypy cdmo_workflow
 
 pytest: install
 	$(BIN)/pytest

@@ -48,7 +48,7 @@ REFRESH_INPUT: dict[str, Any] = {"action": REFRESH, "user": "", "password": ""}
 
 
 def _literal(values: list[str]) -> Any:
-    return Literal[tuple(values)]  # type: ignore[valid-type]
+    return Literal[tuple(values)]
 
 
 def _select(values: list[str], position: int) -> Any:
@@ -158,7 +158,7 @@ def build_form(project: Project, review: GateReview, description: str) -> type[A
     }
     name = "SignOff_" + "".join(ch if ch.isalnum() else "_" for ch in review.gate)
     model = create_model(name, __base__=RunInput, **fields)
-    return model.with_initial_data(description=description)  # type: ignore[no-any-return]
+    return model.with_initial_data(description=description)
 
 
 def _when(value: Any) -> str:
