@@ -10,14 +10,14 @@ the fields. The markdown returned by :func:`describe` is shown above the form.
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from ..domain.project import Project
-from ..domain.records import GateReview, Meaning, parse_time
+from ..domain.records import GateReview, Meaning
 from ..domain.views import must_meet_items
+from .naming import ui_time
 from .state import Attempt
 
 REFRESH = "refresh"
@@ -161,19 +161,6 @@ def build_form(project: Project, review: GateReview, description: str) -> type[A
     return model.with_initial_data(description=description)
 
 
-def _when(value: Any) -> str:
-    """A UTC time as the form shows it: ``2026-11-25 12:52:17 UTC`` (seconds, no fraction).
-
-    The full ISO timestamps wrapped over three lines in the narrow resume dialog.
-    """
-    if not value:
-        return ""
-    at = parse_time(value) if isinstance(value, str) else value
-    if at is None:
-        return str(value)
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 def _cell(value: Any) -> str:
     text = "" if value is None else str(value)
     return text.replace("|", "\\|").replace("\n", " ")
@@ -194,7 +181,7 @@ def describe(
         "",
         f"**Customer:** {_cell(project.customer)} · **Process:** "
         f"{_cell(project.snapshot.process.name)} · **Phase:** {_cell(pdef.name)} "
-        f"(cycle {run.cycle}) · **Review** #{review.number}, opened {_when(review.opened_at)}",
+        f"(cycle {run.cycle}) · **Review** #{review.number}, opened {ui_time(review.opened_at)}",
         "",
     ]
     if gdef.description:
@@ -202,7 +189,7 @@ def describe(
     problem = None
     if attempt is not None and attempt.outcome == "refused":
         problem = (
-            f"**The last sign-off attempt was refused** ({_when(attempt.at)}, user "
+            f"**The last sign-off attempt was refused** ({ui_time(attempt.at)}, user "
             f"`{attempt.actor}`): {_cell(attempt.reason)} [rule: {attempt.rule}]"
         )
     if note:
@@ -216,7 +203,7 @@ def describe(
         line = f"- {mark} **{_cell(item['kind'])}:** {_cell(item['name'])}"
         if item["done"]:
             by = names.get(item["by"], item["by"]) if item["by"] else ""
-            line += f" — evidence `{_cell(item['evidence'])}`, {_cell(by)}, {_when(item['at'])}"
+            line += f" — evidence `{_cell(item['evidence'])}`, {_cell(by)}, {ui_time(item['at'])}"
         elif not item["required"]:
             line += " — optional"
         else:
@@ -232,7 +219,7 @@ def describe(
                 comment = (comment + " Conditions: " + "; ".join(s.conditions)).strip()
             lines.append(
                 f"| {_cell(s.name)} (`{s.user}`) | {s.role} | {s.decision.value} "
-                f"| {s.meaning.value} | {_when(s.signed_at)} | {_cell(comment)} |"
+                f"| {s.meaning.value} | {ui_time(s.signed_at)} | {_cell(comment)} |"
             )
     else:
         lines.append("_No signature yet._")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC
+from typing import Any
 
 GATE_REVIEW_FLOW = "gate-review"
 GATE_REVIEW_DEPLOYMENT = f"{GATE_REVIEW_FLOW}/gate-review"
@@ -67,3 +69,18 @@ def project_resource(code: str) -> str:
 
 def gate_resource(code: str, gate: str) -> str:
     return f"cdmo.gate.{code}.{gate}"
+
+
+def ui_time(value: Any) -> str:
+    """A UTC time as the UI shows it: ``2026-11-25 12:52:17 UTC`` (seconds, no fraction).
+
+    Full ISO timestamps wrapped over three lines in the resume dialog and in artifact tables.
+    """
+    from ..domain.records import parse_time
+
+    if not value:
+        return ""
+    at = parse_time(value) if isinstance(value, str) else value
+    if at is None:
+        return str(value)
+    return str(at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))

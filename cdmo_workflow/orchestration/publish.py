@@ -110,7 +110,7 @@ def project_markdown(ctx: Any, project: Project) -> str:
             people = ", ".join(names.get(u, u) for u in project.team.get(m["role"], []))
             missing.append(f"{m['role']} × {m['needed']} ({people})")
         lines.append(
-            f"- **{g['name']}** (review #{g['review']}, opened {g['opened_at']}): "
+            f"- **{g['name']}** (review #{g['review']}, opened {naming.ui_time(g['opened_at'])}): "
             f"signed: {signed or 'nobody yet'}; missing: {'; '.join(missing)}"
         )
     conds = [c for c in s["conditions"] if c.get("state") == "open"]
@@ -133,7 +133,8 @@ def project_markdown(ctx: Any, project: Project) -> str:
     for r in reversed(a["last"]):
         outcome = r["outcome"] + (f" ({r['rule']})" if r["rule"] else "")
         lines.append(
-            f"| {r['seq']} | {r['at']} | {r['actor']} | {r['action']} | {r['subject']} "
+            f"| {r['seq']} | {naming.ui_time(r['at'])} | {r['actor']} | {r['action']} "
+            f"| {r['subject']} "
             f"| {outcome} |"
         )
     return "\n".join(lines)

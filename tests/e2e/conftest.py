@@ -221,7 +221,7 @@ def _notify_demo_signers(db_url: str, url: str, users: list[str]) -> None:
         uow.commit()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CdmoUp]:
     _require_browser()
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -254,7 +254,10 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CdmoUp]:
         wait_for(lambda: not port_in_use(port), 30, "the UI port released")
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in the main
+# thread while it is open, and Prefect's sync-compatible calls in later test packages would
+# then return coroutines instead of running.
+@pytest.fixture(scope="package")
 def browser(up: CdmoUp) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
