@@ -117,7 +117,7 @@ def project_markdown(ctx: Any, project: Project) -> str:
     if conds:
         lines += ["", "## Open conditions", ""]
         lines += [f"- {c['id']} on {c['phase']}: {c['text']}" for c in conds]
-    lines += ["", _forecast_section(project)]
+    lines += ["", _forecast_section(ctx, project)]
     a = audit_summary(ctx, project.code)
     lines += [
         "",
@@ -140,16 +140,33 @@ def project_markdown(ctx: Any, project: Project) -> str:
     return "\n".join(lines)
 
 
-def _forecast_section(project: Project) -> str:
-    """The critical-path forecast; links to the HTML report when ``CDMO_REPORTS_URL`` is set
-    (a web server publishing the folder that ``cdmo report --out`` writes to)."""
+def _forecast_section(ctx: Any, project: Project) -> str:
+    """The critical-path forecast, and the report with its timeline picture when published.
+
+    ``CDMO_REPORTS_DIR``: write ``<CODE>.html`` and ``<CODE>-timeline.png/.svg`` there at
+    every change. ``CDMO_REPORTS_URL``: the address a web server publishes that folder at;
+    the artifact then links the report and shows the timeline picture (the Prefect UI renders
+    markdown images from a URL).
+    """
     import os
+    from pathlib import Path
 
     from ..reports import forecast_markdown
+    from ..reports.html import safe_stem
 
+    now = datetime.now(UTC)
+    stem = safe_stem(project.code)
     base = (os.environ.get("CDMO_REPORTS_URL") or "").rstrip("/")
-    report_url = f"{base}/{project.code}.html" if base else None
-    return forecast_markdown(project, datetime.now(UTC), report_url)
+    folder = os.environ.get("CDMO_REPORTS_DIR")
+    if folder:
+        from ..reports.html import write_project_report
+
+        write_project_report(ctx, project.code, Path(folder), now)
+    report_url = f"{base}/{stem}.html" if base else None
+    text = forecast_markdown(project, now, report_url)
+    if base:
+        text += f"\n\n![Timeline of {project.code}]({base}/{stem}-timeline.png)\n"
+    return text
 
 
 def publish_project(ctx: Any, code: str) -> str:

@@ -247,7 +247,7 @@ def write_project_report(ctx: Any, code: str, out_dir: Path, today: datetime | N
     fc = forecast(project, today)
     pictures = charts.timeline(project, fc)
     audit = data.verify_chain(ctx, code)
-    stem = _safe(code)
+    stem = safe_stem(code)
     files = pictures.write(out_dir, f"{stem}-timeline")
     html = render_project(
         project, today, audit=audit, generated_at=now, timeline_svg=pictures.inline_svg
@@ -257,7 +257,8 @@ def write_project_report(ctx: Any, code: str, out_dir: Path, today: datetime | N
     return [page, files["png"], files["svg"]]
 
 
-def _safe(code: str) -> str:
+def safe_stem(code: str) -> str:
+    """The file-name stem of a project's report files."""
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in code)
 
 
