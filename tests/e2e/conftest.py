@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from tests.notify.receivers import JsonReceiver
+from tests.prefect_queues import drain_prefect_queues
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CDMO_E2E_CHROMIUM", "/usr/bin/chromium")
@@ -246,6 +247,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CdmoUp]:
         with temporary_settings(updates={PREFECT_API_URL: state.api_url}):
             yield state
     finally:
+        drain_prefect_queues()
         _stop_up(proc)
         receiver.stop()
         from cdmo_workflow.store import dispose_engines

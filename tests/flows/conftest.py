@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from tests.prefect_queues import drain_prefect_queues
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 PASSWORD = "correct horse battery"
@@ -308,6 +310,7 @@ def orchestra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orchestra]:
             orch = Orchestra(server.api_url, db_url, defs, runner)
             yield orch
     finally:
+        drain_prefect_queues()
         runner.stop()
         server.stop()
         from cdmo_workflow.store import dispose_engines
