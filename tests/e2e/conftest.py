@@ -20,8 +20,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from typing import Any
 import pytest
 
 from tests.notify.receivers import JsonReceiver
-from tests.prefect_queues import drain_prefect_queues
+from tests.prefect_support import drain_prefect_queues, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CDMO_E2E_CHROMIUM", "/usr/bin/chromium")
@@ -47,17 +46,6 @@ DEMO = "DEMO-001"
 DEMO_PASSWORD = "demo-password-123"
 UI_TIMEOUT_MS = 45_000  # every Playwright wait (selectors, navigation)
 FLOW_TIMEOUT = 90.0  # seconds for a run to react to an input (runner poll is 1 s)
-
-
-def wait_for(fn: Callable[[], Any], timeout: float, what: str, every: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
 
 
 @dataclass

@@ -17,14 +17,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.prefect_queues import drain_prefect_queues
+from tests.prefect_support import drain_prefect_queues, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -262,17 +262,6 @@ class Orchestra:
         if expect_change:
             wait_for(lambda: self.last_seq(code) > before, 60, f"{user} signing {gate}")
         return run
-
-
-def wait_for(fn: Callable[[], Any], timeout: float, what: str, every: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
 
 
 @pytest.fixture(scope="session")
