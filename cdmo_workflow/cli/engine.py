@@ -288,6 +288,24 @@ def _print_status(s: dict[str, Any]) -> None:
             console.print(f"  missing: {m['role']} × {m['needed']}")
     for c in s["conditions"]:
         console.print(f"condition {c['id']} [{c['state']}] on {c['phase']}: {c['text']}")
+    _print_open_items(console, s.get("open_items") or [])
+
+
+def _print_open_items(console: Any, phases: list[dict[str, Any]]) -> None:
+    """What is still open in each active phase, and who owns it (plain text markers)."""
+    from rich.markup import escape
+
+    for ph in phases:
+        console.print(f"[bold]open in {escape(ph['phase'])}[/bold] ({escape(ph['name'])})")
+        if not ph["items"]:
+            console.print("  nothing: the gate is waiting for its sign-offs")
+        for it in ph["items"]:
+            owners = ", ".join(it["owners"]) or "nobody assigned"
+            console.print(
+                f"  - {it['kind']} {it['id']}: {it['name']} (owner {it['owner_role']}: {owners})",
+                markup=False,
+                highlight=False,
+            )
 
 
 @project_app.command("list")

@@ -70,7 +70,50 @@ def status(project: Project) -> dict[str, Any]:
         "phases": phases,
         "gates": project.gate_views(),
         "conditions": [c.to_dict() for c in project.conditions],
+        "open_items": open_items(project),
     }
+
+
+def open_items(project: Project) -> list[dict[str, Any]]:
+    """For each active phase: the deliverables, checks and conditions still open, and owners.
+
+    One entry per active phase (state ``active`` or ``gate-review``) of an active project:
+    ``{phase, name, gate, items: [{kind, id, name, owner_role, owners}]}``; ``owners`` are the
+    user ids holding ``owner_role`` on the project team. Optional deliverables are left out.
+    """
+    if project.state.value != "active":
+        return []
+    snap = project.snapshot
+    out: list[dict[str, Any]] = []
+    for pdef in snap.process.phases:
+        run = project.phases[pdef.id]
+        if run.state.value not in ("active", "gate-review"):
+            continue
+        gdef = snap.gates[pdef.gate]
+        items: list[dict[str, Any]] = []
+
+        def add(kind: str, item_id: str, name: str, role: str, items: list[Any] = items) -> None:
+            items.append(
+                {
+                    "kind": kind,
+                    "id": item_id,
+                    "name": name,
+                    "owner_role": role,
+                    "owners": list(project.team.get(role, [])),
+                }
+            )
+
+        for d in pdef.deliverables:
+            if d.required and d.id not in run.deliverables:
+                add("deliverable", d.id, d.name, d.owner)
+        for c in gdef.checks:
+            if c.id not in run.checks:
+                add("check", c.id, c.name, c.confirmed_by)
+        for cond in project.conditions:
+            if cond.phase == pdef.id and cond.state == "open":
+                add("condition", cond.id, cond.text, pdef.owner)
+        out.append({"phase": pdef.id, "name": pdef.name, "gate": pdef.gate, "items": items})
+    return out
 
 
 def must_meet_items(project: Project, gate_id: str) -> list[dict[str, Any]]:

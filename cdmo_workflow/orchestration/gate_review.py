@@ -28,7 +28,14 @@ from pydantic import ValidationError
 from .. import service
 from ..domain.errors import NotFound
 from . import naming
-from .forms import REFRESH, REFRESH_INPUT, SignOffInput, build_form, describe
+from .forms import (
+    SignOffInput,
+    build_form,
+    describe,
+    is_refresh,
+    refresh_input,
+    refusal_text,
+)
 from .state import last_attempt, last_seq, review_is_live, user_names
 
 log = logging.getLogger("cdmo_workflow.orchestration")
@@ -70,7 +77,7 @@ def process_input(
         inp = SignOffInput.model_validate(data or {})
     except (ValidationError, ValueError) as exc:
         return f"the form could not be read ({exc.__class__.__name__}); please fill it again", None
-    if inp.action == REFRESH:
+    if is_refresh(inp):
         return None, None
     password = inp.password.get_secret_value()
     if not inp.user.strip() or not password:
@@ -89,14 +96,96 @@ def process_input(
             conditions=[c for c in inp.conditions if c and c.strip()],
             idempotency_key=idempotency_key,
         )
-    except service.Refused:
-        return None, None  # audited; the description shows the refusal from the audit trail
+    except service.Refused as refused:
+        # Audited; the next form's first line and state message show it (from the audit trail).
+        reason = str(refused)
+        tag = f"[rule: {refused.rule}]"
+        _logger().warning(
+            "sign-off by %s refused: %s",
+            inp.user.strip(),
+            reason if tag in reason else f"{reason} {tag}",
+        )
+        return None, None
     return None, {
         "user": inp.user.strip(),
         "role": inp.role,
         "decision": inp.decision,
         "events": [e.name for e in result.events],
     }
+
+
+def form_schema(form: Any) -> dict[str, Any]:
+    """The JSON schema Prefect stores for ``form`` (what the server validates against)."""
+    from prefect._internal.pydantic.v2_schema import create_v2_schema
+
+    return dict(create_v2_schema(form.__name__, model_base=form))
+
+
+def suspend_with_message(
+    client: Any, run_id: UUID, form: Any, key: str, message: str
+) -> dict[str, Any] | None:
+    """``suspend_flow_run`` with a state message (the refusal, when there is one).
+
+    The same steps as Prefect's ``suspend_flow_run`` (propose Suspended, then store the
+    form's schema and description: the server deletes a keyset's inputs when the run enters
+    Paused, so they cannot be stored first), plus the state ``message`` the UI shows beside
+    the state, and a lenient load: when the key had fired already (re-execution) the stored
+    input is returned as a plain dict (a form with required fields cannot be built empty),
+    or None. Raises ``Pause`` when the run is suspended.
+    """
+    from prefect._flow_run_suspension import mark_flow_run_suspension_requested
+    from prefect.exceptions import Abort, Pause
+    from prefect.input import keyset_from_paused_state
+    from prefect.states import Suspended
+    from prefect.utilities.engine import propose_state_sync
+
+    proposed: Any = Suspended(timeout_seconds=None, pause_key=key, message=message)
+    keyset = keyset_from_paused_state(proposed)
+    proposed.state_details.run_input_keyset = dict(keyset)
+    try:
+        state = propose_state_sync(client=client, state=proposed, flow_run_id=run_id)
+    except Abort as exc:
+        raise RuntimeError(f"Flow run cannot be suspended: {exc}") from None
+    if state.is_running():
+        try:
+            raw = client.read_flow_run_input(flow_run_id=run_id, key=keyset["response"])
+        except Exception:
+            return None
+        return json.loads(raw) if raw else None
+    if not state.is_paused():
+        raise RuntimeError(f"Flow run cannot be suspended; the API answered {state}")
+    # After the state: the server deletes a keyset's inputs when the run enters Paused.
+    description = getattr(form, "_description", None)
+    stored: list[tuple[str, Any]] = [(keyset["schema"], form_schema(form))]
+    if isinstance(description, str) and description:
+        stored.append((keyset["description"], description))
+    for input_key, value in stored:
+        client.create_flow_run_input(flow_run_id=run_id, key=input_key, value=json.dumps(value))
+    mark_flow_run_suspension_requested(run_id, state)
+    raise Pause(state=state)
+
+
+_links: dict[tuple[str, str], str] = {}
+
+
+def action_links(ctx: Any, client: Any, code: str) -> dict[str, str]:
+    """UI links for a gate run's description: the project artifact and the action deployments.
+
+    Same-site paths unless ``CDMO_UI_URL`` is set; a deployment that is not served here is
+    left out.
+    """
+    base = (ctx.settings.ui_url or "").rstrip("/")
+    out = {"artifact": f"{base}/artifacts/key/{naming.artifact_key(code)}"}
+    for name in naming.ACTION_DEPLOYMENTS:
+        cache = (str(client.api_url), name)
+        if cache not in _links:
+            try:
+                dep = client.read_deployment_by_name(f"{name}/{name}")
+            except Exception:
+                continue
+            _links[cache] = f"/deployments/deployment/{dep.id}"
+        out[name] = base + _links[cache]
+    return out
 
 
 def flow_context(run_id: UUID | None) -> Any:
@@ -127,7 +216,6 @@ def review_gate(project: str, gate: str, review: int) -> dict[str, Any]:
     from prefect import get_client
     from prefect.context import FlowRunContext
     from prefect.exceptions import Pause
-    from prefect.flow_runs import suspend_flow_run
 
     frc = FlowRunContext.get()
     if frc is None or frc.flow_run is None:
@@ -168,27 +256,27 @@ def review_gate(project: str, gate: str, review: int) -> dict[str, Any]:
             key = f"{base}-{n}" if n else base
             r = proj.open_review(gate)
             assert r is not None
-            text = describe(proj, r, user_names(ctx), last_attempt(ctx, project, gate), note)
+            attempt = last_attempt(ctx, project, gate)
+            refusal = refusal_text(attempt, note, seq)
+            links = action_links(ctx, client, project)
+            text = describe(proj, r, user_names(ctx), attempt, note, links=links, seq=seq)
             form = build_form(proj, r, text)
+            message = f"REFUSED: {refusal}" if refusal else f"Waiting for sign-off of {r.gate}"
             try:
-                value = suspend_flow_run(wait_for_input=form, key=key, timeout=None)
+                raw_value = suspend_with_message(client, run_id, form, key, message[:500])
             except Pause:
                 # The database may have changed between our read and the suspend (a CLI
                 # sign-off whose refresh found us still running): wake ourselves up.
                 if last_seq(ctx, project) != seq:
-                    client.resume_flow_run(run_id, run_input=dict(REFRESH_INPUT))
+                    client.resume_flow_run(run_id, run_input=refresh_input(form_schema(form)))
                 raise
             # The key had fired already and its input was not in the store listing (race):
-            # process what suspend returned, then make sure it is deleted.
-            with_secret = value.model_dump()
-            pw = with_secret.get("password")
-            if pw is not None and hasattr(pw, "get_secret_value"):
-                with_secret["password"] = pw.get_secret_value()
+            # process what the store held, then make sure it is deleted.
             with contextlib.suppress(Exception):
                 client.delete_flow_run_input(
                     flow_run_id=run_id, key=f"{naming.SUSPENDED_PREFIX}{key}-response"
                 )
-            note, sig = process_input(ctx, project, gate, with_secret, f"{run_id}:{key}")
+            note, sig = process_input(ctx, project, gate, raw_value or {}, f"{run_id}:{key}")
             if sig:
                 accepted.append(sig)
     raise RuntimeError(f"gate run for {project}/{gate} handled {MAX_PASSES} inputs in one go")

@@ -17,6 +17,7 @@ from .. import service
 from ..domain.events import DomainEvent
 from ..domain.project import Project
 from ..domain.records import ProjectState, iso, parse_time
+from ..markup import md, safe_url
 from . import naming
 from .state import audit_summary, user_names
 
@@ -76,16 +77,21 @@ def emit_events(events: list[DomainEvent], audit_seq: int | None) -> int:
 
 
 def project_markdown(ctx: Any, project: Project) -> str:
+    """The ``project-<code>`` artifact: every piece of user text goes through :func:`md`."""
     from ..domain.views import status
 
     s = status(project)
     names = user_names(ctx)
+
+    def who(uid: str) -> str:
+        return f"{md(names.get(uid, uid))} ({md(uid)})"
+
     lines = [
-        f"# {project.code} · {project.customer}",
+        f"# {md(project.code)} · {md(project.customer)}",
         "",
-        f"**Process:** {s['process']['name']} (`{s['process']['id']}`, version "
-        f"`{s['process']['version_hash'][:12]}`) · **State:** {s['state']}"
-        + (f" · **On hold:** {project.hold.reason}" if project.hold else ""),
+        f"**Process:** {md(s['process']['name'])} ({md(s['process']['id'])}, version "
+        f"{md(s['process']['version_hash'][:12])}) · **State:** {md(s['state'])}"
+        + (f" · **On hold:** {md(project.hold.reason)}" if project.hold else ""),
         "",
         "## Phases",
         "",
@@ -96,27 +102,49 @@ def project_markdown(ctx: Any, project: Project) -> str:
     for p in s["phases"]:
         g = gates[p["gate"]]
         lines.append(
-            f"| {p['name']} | {p['state']} | {p['cycle']} | {g['name']} | {g['state']} "
-            f"| {g['outcome'] or ''} |"
+            f"| {md(p['name'])} | {md(p['state'])} | {p['cycle']} | {md(g['name'])} "
+            f"| {md(g['state'])} | {md(g['outcome'] or '')} |"
         )
+    lines += ["", "## Still open in the active phases", ""]
+    if not s["open_items"]:
+        lines.append("_No active phase._")
+    for ph in s["open_items"]:
+        lines += [f"**{md(ph['name'])}** ({md(ph['phase'])}):", ""]
+        if not ph["items"]:
+            lines.append("- nothing left: the gate waits for its sign-offs")
+        for it in ph["items"]:
+            owners = ", ".join(who(u) for u in it["owners"]) or "_nobody assigned_"
+            lines.append(
+                f"- [open] {md(it['kind'])} **{md(it['name'])}** ({md(it['id'])}), "
+                f"owner {md(it['owner_role'])}: {owners}"
+            )
+        lines.append("")
+    lines.append(
+        "Do the phase's work from the Deployments page: submit-deliverable, confirm-check, "
+        "close-condition (Run → Quick run; the run asks for the details and your password "
+        "in its Resume form), or with the `cdmo` command."
+    )
     open_gates = [g for g in s["gates"] if g["state"] == "open"]
     lines += ["", "## Open gates", ""]
     if not open_gates:
         lines.append("_None._")
     for g in open_gates:
-        signed = ", ".join(f"{x['name']} ({x['role']}, {x['decision']})" for x in g["signatures"])
+        signed = ", ".join(
+            f"{md(x['name'])} ({md(x['role'])}, {md(x['decision'])})" for x in g["signatures"]
+        )
         missing = []
         for m in g["missing"]:
-            people = ", ".join(names.get(u, u) for u in project.team.get(m["role"], []))
-            missing.append(f"{m['role']} × {m['needed']} ({people})")
+            people = ", ".join(md(names.get(u, u)) for u in project.team.get(m["role"], []))
+            missing.append(f"{md(m['role'])} × {m['needed']} ({people})")
         lines.append(
-            f"- **{g['name']}** (review #{g['review']}, opened {naming.ui_time(g['opened_at'])}): "
-            f"signed: {signed or 'nobody yet'}; missing: {'; '.join(missing)}"
+            f"- **{md(g['name'])}** (review #{g['review']}, opened "
+            f"{naming.ui_time(g['opened_at'])}): signed: {signed or 'nobody yet'}; "
+            f"missing: {'; '.join(missing)}"
         )
     conds = [c for c in s["conditions"] if c.get("state") == "open"]
     if conds:
         lines += ["", "## Open conditions", ""]
-        lines += [f"- {c['id']} on {c['phase']}: {c['text']}" for c in conds]
+        lines += [f"- {md(c['id'])} on {md(c['phase'])}: {md(c['text'])}" for c in conds]
     lines += ["", _forecast_section(ctx, project)]
     a = audit_summary(ctx, project.code)
     lines += [
@@ -131,11 +159,10 @@ def project_markdown(ctx: Any, project: Project) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in reversed(a["last"]):
-        outcome = r["outcome"] + (f" ({r['rule']})" if r["rule"] else "")
+        outcome = md(r["outcome"]) + (f" ({md(r['rule'])})" if r["rule"] else "")
         lines.append(
-            f"| {r['seq']} | {naming.ui_time(r['at'])} | {r['actor']} | {r['action']} "
-            f"| {r['subject']} "
-            f"| {outcome} |"
+            f"| {r['seq']} | {naming.ui_time(r['at'])} | {md(r['actor'])} | {md(r['action'])} "
+            f"| {md(r['subject'])} | {outcome} |"
         )
     return "\n".join(lines)
 
@@ -165,7 +192,9 @@ def _forecast_section(ctx: Any, project: Project) -> str:
     report_url = f"{base}/{stem}.html" if base else None
     text = forecast_markdown(project, now, report_url)
     if base:
-        text += f"\n\n![Timeline of {project.code}]({base}/{stem}-timeline.png)\n"
+        picture = safe_url(f"{base}/{stem}-timeline.png")
+        if picture:
+            text += f"\n\n![Timeline of {md(project.code)}]({picture})\n"
     return text
 
 

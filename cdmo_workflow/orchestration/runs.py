@@ -14,7 +14,7 @@ from uuid import UUID
 from .. import service
 from ..domain.records import ProjectState
 from . import naming
-from .forms import REFRESH_INPUT
+from .forms import refresh_input_for
 from .state import resume_epoch
 
 log = logging.getLogger("cdmo_workflow.orchestration")
@@ -120,7 +120,7 @@ def refresh_waiting(
         if gates is not None and run.parameters.get("gate") not in gates:
             continue
         try:
-            response = client.resume_flow_run(run.id, run_input=dict(REFRESH_INPUT))
+            response = client.resume_flow_run(run.id, run_input=refresh_input_for(client, run))
         except Exception as exc:  # not paused any more, gone, API hiccup: it re-reads anyway
             log.info("could not refresh gate run %s: %s", run.id, exc)
             continue

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ..domain.forecast import Forecast, forecast, overdue_gates
+from ..markup import md, safe_url
 
 if TYPE_CHECKING:
     from ..domain.project import Project
@@ -28,7 +29,7 @@ def _slip(days: float | None) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return md(text)  # user text: HTML and markdown escaped for the Prefect UI (#13)
 
 
 def forecast_markdown(
@@ -41,7 +42,7 @@ def forecast_markdown(
     overdue gates, and a link to the full report when ``report_url`` is given."""
     fc = fc or forecast(project, today)
     names = {p.id: p.name for p in fc.phases}
-    lines = [f"### Forecast — {project.code} · {_cell(project.customer)}", ""]
+    lines = [f"### Forecast — {_cell(project.code)} · {_cell(project.customer)}", ""]
     if fc.state == "killed":
         lines.append(f"Killed on **{_day(fc.ended_at)}**.")
     elif fc.state == "completed":
@@ -60,7 +61,7 @@ def forecast_markdown(
         lines.append(f"On hold since {_day(fc.on_hold_since)}: {_cell(reason)}.")
     if fc.critical_path:
         lines.append("")
-        lines.append("Critical path: " + " → ".join(names[p] for p in fc.critical_path))
+        lines.append("Critical path: " + " → ".join(_cell(names[p]) for p in fc.critical_path))
     lines += [
         "",
         "| Phase | State | Baseline end | Actual start | Actual end | Forecast end | Slip (d) |",
@@ -82,6 +83,7 @@ def forecast_markdown(
                 f"- {_cell(g['name'])} (review {g['review']}): due {_day_text(g['due'])}, "
                 f"{g['days_overdue']:g} d late; waiting for {need}"
             )
+    report_url = safe_url(report_url)
     if report_url:
         lines += ["", f"[Full report with the timeline and every signature]({report_url})"]
     return "\n".join(lines) + "\n"

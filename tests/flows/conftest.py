@@ -256,7 +256,6 @@ class Orchestra:
                 "comment": comment,
                 "conditions": conditions or [],
                 "password": password,
-                "action": "sign",
             },
         )
         if expect_change:
