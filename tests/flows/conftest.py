@@ -263,6 +263,57 @@ class Orchestra:
         return run
 
 
+def run_action_form(
+    deployment: str,
+    parameters: dict[str, Any],
+    choose: dict[str, str],
+    fields: dict[str, Any],
+    timeout: float = 90,
+) -> Any:
+    """Start an action deployment, wait for its form, fill it as the UI does, return the end.
+
+    ``choose`` maps a select to a substring of the option to pick (e.g. ``"[spec,"``); the
+    other ``fields`` are sent as typed. Returns the finished flow run.
+    """
+    import json
+
+    from prefect import get_client
+    from prefect.deployments import run_deployment
+    from prefect.flow_runs import resume_flow_run
+
+    fr = run_deployment(deployment, parameters=parameters, timeout=0)
+
+    def waiting() -> Any:
+        with get_client(sync_client=True) as c:
+            run = c.read_flow_run(fr.id)
+            if run.state is not None and run.state.is_final():
+                return run
+            if run.state is None or not run.state.is_paused():
+                return None
+            keyset = run.state.state_details.run_input_keyset or {}
+            try:
+                return run, json.loads(c.read_flow_run_input(run.id, keyset["schema"]))
+            except Exception:
+                return None
+
+    got = wait_for(waiting, timeout, f"{deployment} waiting for its form")
+    if not isinstance(got, tuple):
+        return got  # ended before asking (refused at once)
+    run, schema = got
+    values = dict(fields)
+    for name, part in choose.items():
+        options = schema["properties"][name]["enum"]
+        values[name] = next(o for o in options if part in o)
+    resume_flow_run(run.id, run_input=values)
+
+    def finished() -> Any:
+        with get_client(sync_client=True) as c:
+            r = c.read_flow_run(fr.id)
+            return r if r.state is not None and r.state.is_final() else None
+
+    return wait_for(finished, timeout, f"{deployment} finished")
+
+
 @pytest.fixture(scope="session")
 def orchestra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orchestra]:
     from cdmo_workflow.orchestration.server import PrefectServer, free_port

@@ -4,6 +4,7 @@ reconcile, artifacts and events."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from .conftest import (
     Orchestra,
     children_of,
     rss_kb,
+    run_action_form,
     submit_all,
     wait_for,
 )
@@ -124,31 +126,41 @@ def test_action_flows_reconcile_artifacts_and_events(orchestra: Orchestra) -> No
     plain = orch.plain()
     service.start_project(plain, code, "mini-programme", "Helix Bio", MINI_TEAM, by="pm1")
     assert orch.gate_runs(code) == []
-    # ... an action deployment then changes the project through its parameter form ...
-    fr = run_deployment(
+    # ... an action deployment then changes the project through its form of choices ...
+    fr = run_action_form(
         "submit-deliverable/submit-deliverable",
-        parameters={
-            "project": code,
-            "phase": "design",
-            "deliverable": "spec",
-            "by": "pm1",
-            "evidence": "DMS-UI-1",
-        },
-        timeout=90,
-        poll_interval=0.5,
+        {"project": code},
+        {"deliverable": "[spec,"},
+        {"evidence": "DMS-UI-1", "user": "pm1", "password": PASSWORD},
     )
     assert fr.state.is_completed(), fr.state
     assert orch.gate(code, "design-review")["state"] == "open"
+    _assert_no_credential_left(orch, fr.id)
     # ... and its hook created the gate's run (a refused action fails with the reason).
     orch.wait_waiting(code, "design-review")
-    bad = run_deployment(
+    bad = run_action_form(
         "hold-project/hold-project",
-        parameters={"project": code, "by": "cust1", "reason": "x"},
-        timeout=90,
-        poll_interval=0.5,
+        {"project": code},
+        {},
+        {"reason": "x", "user": "cust1", "password": PASSWORD},
     )
     assert bad.state.is_failed()
     assert "not-assigned-to-role" in (bad.state.message or "")
+    assert "Traceback" not in (bad.state.message or "")
+    # A wrong password is refused the same way, with no traceback.
+    wrong = run_action_form(
+        "hold-project/hold-project",
+        {"project": code},
+        {},
+        {"reason": "x", "user": "pm1", "password": "not-the-password"},
+    )
+    assert wrong.state.is_failed()
+    assert "authentication-failed" in (wrong.state.message or ""), wrong.state.message
+    _assert_no_credential_left(orch, wrong.id)
+    # An unknown project: refused at once, naming the known ones.
+    unknown = run_action_form("hold-project/hold-project", {"project": "NOPE-1"}, {}, {})
+    assert unknown.state.is_failed()
+    assert code in (unknown.state.message or "")
 
     # Reconcile: a gate opened while Prefect was not told gets its run.
     code2 = _open_mini(orch, "REC", ctx=plain)
@@ -190,3 +202,20 @@ def _events(client, code: str) -> set[str]:
         },
     )
     return {e["event"] for e in resp.json()["events"]}
+
+
+def _assert_no_credential_left(orch: Orchestra, run_id: Any) -> None:
+    """No password in the run's inputs, parameters or artifacts once it has read its form."""
+    with orch.client() as c:
+        inputs = c.filter_flow_run_input(
+            flow_run_id=run_id, key_prefix="", limit=100, exclude_keys=set()
+        )
+        assert not [i.key for i in inputs if i.key.endswith("-response")]
+        assert PASSWORD not in str(c.read_flow_run(run_id).parameters)
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+        arts = c.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
+        )
+        assert arts, "a result artifact"
+        assert all(PASSWORD not in str(a.data) for a in arts)

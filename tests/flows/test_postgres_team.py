@@ -13,7 +13,7 @@ import pytest
 
 from cdmo_workflow import service
 
-from .conftest import API_TEAM, PASSWORD, ROOT, USERS
+from .conftest import API_TEAM, PASSWORD, ROOT, USERS, run_action_form
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -85,7 +85,6 @@ def test_worker_on_a_postgres_backed_server(
         )  # fmt: skip
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
             from prefect import flow
-            from prefect.deployments import run_deployment
 
             remote = flow.from_source(
                 source=str(ROOT), entrypoint="flows/actions.py:submit_deliverable"
@@ -104,17 +103,12 @@ def test_worker_on_a_postgres_backed_server(
                 [prefect, "worker", "start", "--pool", "cdmo-test", "--type", "process"],
                 env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
-            fr = run_deployment(
+            fr = run_action_form(
                 "submit-deliverable/submit-deliverable",
-                parameters={
-                    "project": "PG-1",
-                    "phase": "scoping",
-                    "deliverable": "rfp-assessment",
-                    "by": "pm1",
-                    "evidence": "DMS-PG-1",
-                },
+                {"project": "PG-1"},
+                {"deliverable": "[rfp-assessment,"},
+                {"evidence": "DMS-PG-1", "user": "pm1", "password": PASSWORD},
                 timeout=120,
-                poll_interval=1,
             )
             assert fr.state.is_completed(), (fr.state, (tmp_path / "worker.log").read_text())
         scoping = service.project_status(ctx, "PG-1")["phases"][0]
