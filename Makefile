@@ -1,34 +1,51 @@
 # The two set-up commands of the README: `make up` and `make test`.
+#   make up    venv + the runtime dependencies only, then `cdmo up` (UI, flows, demo project)
+#   make test  venv + the dev extra, PostgreSQL and Debian's Chromium (.ci/test-prerequisites.sh:
+#              started or installed, or it stops in its first seconds naming the command to run),
+#              then ruff, mypy and the whole test suite
 VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
+export VENV
 
-.PHONY: install up test lint typecheck pytest bench schemas clean
+.PHONY: install install-dev up test prerequisites lint typecheck pytest bench schemas clean
 
-$(BIN)/cdmo: pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	touch $(BIN)/cdmo
 
-install: $(BIN)/cdmo
+# Runtime only: what `cdmo up` needs (no Playwright, mypy or ruff).
+$(VENV)/.runtime: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.runtime
+
+install: $(VENV)/.runtime
+
+install-dev: $(VENV)/.dev
 
 up: install
 	$(BIN)/cdmo up
 
-lint: install
+prerequisites: install-dev
+	bash .ci/test-prerequisites.sh
+
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: install
+typecheck: install-dev
 	$(BIN)/mypy cdmo_workflow
 
-pytest: install
+pytest: prerequisites
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+test: prerequisites lint typecheck pytest
 
-bench: install
+bench: install-dev
 	$(BIN)/python -m bench
 
 schemas: install

@@ -36,13 +36,13 @@ def md(value: Any) -> str:
 
 
 def safe_url(url: Any) -> str | None:
-    """``url`` if it is an http(s) URL or a same-site absolute path, else None."""
+    """``url`` if it is an http(s) URL or a same-site path (``/x`` or ``../x``), else None."""
     if not isinstance(url, str):
         return None
     url = url.strip()
     if not url or _CONTROL.search(url) or any(c in url for c in " <>\"'`\\"):
         return None
-    if url.startswith("/") and not url.startswith("//"):
+    if (url.startswith("/") and not url.startswith("//")) or url.startswith("../"):
         return quote(url, safe="/:?&=#%-._~+")
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:

@@ -69,14 +69,19 @@ def up(
             "CDMO_DATABASE_URL": db_url,
         }
     )
-    _terminate_on_sigterm()
+    _stop_on_signals()
+    inbox: list[Any] = []
     try:
-        _run_up(server, db_url, no_demo)
+        _run_up(server, db_url, no_demo, home_dir, inbox)
     except KeyboardInterrupt:
         pass
     finally:
+        for box in inbox:
+            with contextlib.suppress(Exception):
+                box.stop()
         typer.echo("Stopping the Prefect server ...")
-        server.stop()
+        with contextlib.suppress(KeyboardInterrupt):
+            server.stop(grace=5.0)
         hooks.remove_api_url_file(server.api_url)
         typer.echo("Stopped.")
 
@@ -88,7 +93,28 @@ def _terminate_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _raise)
 
 
-def _run_up(server: Any, db_url: str, no_demo: bool) -> None:
+def _stop_on_signals() -> None:
+    """SIGINT and SIGTERM stop ``cdmo up``, even when SIGINT came in ignored.
+
+    A job started in the background from a non-interactive shell (``nohup make up &``)
+    inherits SIGINT as ignored, and Python then installs no KeyboardInterrupt handler: a
+    SIGINT did nothing and ``cdmo up`` kept its server running. The second signal during
+    the shutdown is ignored, so the server is always stopped.
+    """
+    stopping = False
+
+    def _raise(*_: Any) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, _raise)
+    signal.signal(signal.SIGTERM, _raise)
+
+
+def _run_up(server: Any, db_url: str, no_demo: bool, home: Path, inbox: list[Any]) -> None:
     from .. import service
     from ..config import mask_url
     from ..orchestration import serving
@@ -106,6 +132,12 @@ def _run_up(server: Any, db_url: str, no_demo: bool) -> None:
 
         with errors():
             demo = seed(ctx)
+        from ..orchestration.inbox import Inbox, route_demo_users
+
+        box = Inbox(server.port + 1, home / "inbox.jsonl").start()
+        inbox.append(box)
+        with errors():
+            route_demo_users(ctx, box, list(demo.users))
     with errors():
         opened = _reconcile(ctx)
     from ..orchestration.hooks import write_api_url_file
@@ -123,6 +155,11 @@ def _run_up(server: Any, db_url: str, no_demo: bool) -> None:
         typer.echo(f"Demo users (password for all: {DEMO_PASSWORD}):")
         for line in _banner_users(demo.users):
             typer.echo(line)
+    if inbox:
+        typer.echo(
+            f"Notification inbox: {inbox[0].url}  (what the demo users are sent arrives here; "
+            "keep it open in a browser tab)"
+        )
     typer.echo(f"Gate reviews waiting in the UI: {opened}")
     typer.echo(
         "CLI commands from this folder update the UI; elsewhere set "

@@ -264,7 +264,7 @@ def build_pick_form(ctx: Any, name: str) -> type[Any]:
 def describe_action(ctx: Any, name: str, code: str | None) -> str:
     lines = [f"## {md(TITLES[name])}" + (f" · {md(code)}" if code else ""), ""]
     if code:
-        base = (ctx.settings.ui_url or "").rstrip("/")
+        base = (ctx.settings.ui_url or "").rstrip("/") or "../.."
         art = f"{base}/artifacts/key/{naming.artifact_key(code)}"
         lines += [f"What is still open, and who owns it: [project artifact]({art}).", ""]
     lines += [

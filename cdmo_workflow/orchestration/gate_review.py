@@ -171,10 +171,11 @@ _links: dict[tuple[str, str], str] = {}
 def action_links(ctx: Any, client: Any, code: str) -> dict[str, str]:
     """UI links for a gate run's description: the project artifact and the action deployments.
 
-    Same-site paths unless ``CDMO_UI_URL`` is set; a deployment that is not served here is
-    left out.
+    Paths relative to the run page (``../../artifacts/...`` from ``<ui>/runs/flow-run/<id>``,
+    so they work under whichever UI base Prefect serves) unless ``CDMO_UI_URL`` is set; a
+    deployment that is not served here is left out.
     """
-    base = (ctx.settings.ui_url or "").rstrip("/")
+    base = (ctx.settings.ui_url or "").rstrip("/") or "../.."
     out = {"artifact": f"{base}/artifacts/key/{naming.artifact_key(code)}"}
     for name in naming.ACTION_DEPLOYMENTS:
         cache = (str(client.api_url), name)

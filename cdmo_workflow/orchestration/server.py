@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -42,6 +43,22 @@ def server_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str
     return env
 
 
+def stop_group(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """Stop a child started with ``start_new_session=True`` and everything in its group:
+    SIGTERM to the group, then SIGKILL to the group after ``grace`` seconds."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        proc.poll()
+        return
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # the group's other members, too
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(5)
+
+
 class PrefectServer:
     """``with PrefectServer(home, port) as srv: srv.api_url`` — stops the server on exit."""
 
@@ -68,6 +85,11 @@ class PrefectServer:
     def api_url(self) -> str:
         return f"{self.url}/api"
 
+    @property
+    def pid_file(self) -> Path:
+        """``<home>/server.pid`` while the server runs: the leader of its process group."""
+        return self.home / "server.pid"
+
     def _env(self) -> dict[str, str]:
         env = server_env(self.home, self.extra_env)
         # The UI calls the API at PREFECT_UI_API_URL, which Prefect otherwise derives from
@@ -93,6 +115,7 @@ class PrefectServer:
             start_new_session=True,  # Ctrl-C reaches us, and we stop it ourselves
         )
         log.close()
+        self.pid_file.write_text(str(self.proc.pid))  # tests stop a server its parent left
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -106,18 +129,16 @@ class PrefectServer:
         raise RuntimeError(f"the Prefect server did not answer within {wait:.0f}s")
 
     def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM to the server's process group, then SIGKILL after ``grace`` seconds."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+            if proc.poll() is None:
+                stop_group(proc, grace)
+        finally:
+            with contextlib.suppress(OSError):
+                self.pid_file.unlink()
 
     def __enter__(self) -> PrefectServer:
         self.start()

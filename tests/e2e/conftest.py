@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from typing import Any
 import pytest
 
 from tests.notify.receivers import JsonReceiver
-from tests.prefect_support import drain_prefect_queues, wait_for
+from tests.prefect_support import drain_prefect_queues, kill_server_left, stop_group, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CDMO_E2E_CHROMIUM", "/usr/bin/chromium")
@@ -181,22 +180,22 @@ def _start_up(tmp: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
     cdmo = str(Path(sys.executable).with_name("cdmo"))
     cmd = [cdmo, "up", "--port", str(port), "--home", str(home), "--db", db_url, "--poll", "1"]
     with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd, cwd=tmp, env=env, stdout=fh, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
     wait_for(lambda: proc.poll() is not None or b"Press Ctrl-C" in log.read_bytes(), 180, "cdmo up")
     if proc.poll() is not None:
         pytest.fail(f"cdmo up exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
     return proc, log
 
 
-def _stop_up(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
+def _stop_up(proc: subprocess.Popen[bytes], home: Path | None = None) -> None:
+    """SIGTERM to `cdmo up`'s process group, SIGKILL after 15 s; then its Prefect server's
+    own group (started in a session of its own) if `cdmo up` could not stop it."""
+    stop_group(proc, 15.0)
+    if home is not None:
+        kill_server_left(home / "prefect")
 
 
 def _notify_demo_signers(db_url: str, url: str, users: list[str]) -> None:
@@ -236,7 +235,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CdmoUp]:
             yield state
     finally:
         drain_prefect_queues()
-        _stop_up(proc)
+        _stop_up(proc, home)
         receiver.stop()
         from cdmo_workflow.store import dispose_engines
 

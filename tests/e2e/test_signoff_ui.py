@@ -8,14 +8,18 @@ artifact, and the parameter forms of the action deployments.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
+from cdmo_workflow.markup import md
 
 from .conftest import DEMO, DEMO_PASSWORD, FLOW_TIMEOUT, CdmoUp, wait_for
 from .ui import FORM_LABELS, UI, SignOff
@@ -41,15 +45,15 @@ def _utc(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _open_form(ui: UI, up: CdmoUp, gate: str, name: str) -> tuple[Any, Any]:
+def _open_form(ui: UI, up: CdmoUp, gate: str, name: str, shot: Any = None) -> tuple[Any, Any]:
     run = up.waiting_run(gate)
     ui.open_run(name)
-    return run, ui.open_resume_form()
+    return run, ui.open_resume_form(shot=shot)
 
 
 def test_first_signature_from_the_browser(up: CdmoUp, page: Any) -> None:
     ui = UI(page, up.url)
-    run, dialog = _open_form(ui, up, "scoping-go", SCOPING_RUN)
+    run, dialog = _open_form(ui, up, "scoping-go", SCOPING_RUN, up.shots / "resume-menu.png")
 
     # The form renders every field, in our order, with the description above it.
     assert ui.labels(dialog) == FORM_LABELS
@@ -63,7 +67,10 @@ def test_first_signature_from_the_browser(up: CdmoUp, page: Any) -> None:
     assert ui.options("Role") == missing
     assert ui.options("Decision") == ["go", "hold", "recycle", "kill"]
     assert ui.options("Meaning of the signature") == MEANINGS
-    assert ui.options("Action") == ["sign", "refresh"]
+    # The form says what the signature means, with the gate and the project.
+    dialog.get_by_text(
+        re.compile(r"By entering your password .*Go to process development.* of DEMO-001")
+    ).first.wait_for()
     page.set_viewport_size({"width": 1400, "height": 1800})
     dialog.screenshot(path=str(up.shots / "signoff-form.png"))
     page.set_viewport_size({"width": 1400, "height": 1000})
@@ -99,12 +106,35 @@ def test_first_signature_from_the_browser(up: CdmoUp, page: Any) -> None:
     assert up.schema(again)["properties"]["role"]["enum"] == ["customer", "site-head"]
     text = up.description(again)
     shown = _utc(sig["signed_at"]).strftime("%Y-%m-%d %H:%M:%S UTC")
-    assert f"| Dana Demo (project manager) (`demo-pm`) | pm | go | approval | {shown} |" in text
+    name = f"{md('Dana Demo (project manager)')} ({md('demo-pm')})"
+    assert f"| {name} | pm | go | approval | {shown} |" in text
     assert "- **pm**" not in text and "- **customer**" in text
     dialog = ui.open_resume_form()
     dialog.get_by_role("cell", name="Dana Demo (project manager) (demo-pm)").wait_for()
     dialog.get_by_role("cell", name=shown).wait_for()
     assert ui.options("Role") == ["customer", "site-head"]
+
+
+def test_selects_start_empty_and_the_form_refuses_a_missing_decision(up: CdmoUp, page: Any) -> None:
+    ui = UI(page, up.url)
+    _, dialog = _open_form(ui, up, "scoping-go", SCOPING_RUN)
+    for title in ("Role", "Decision", "Meaning of the signature"):
+        assert ui.shown(title) in ("", "Select"), f"{title} is pre-selected: {ui.shown(title)!r}"
+    before = up.last_seq()
+    dialog.get_by_label("User id", exact=True).fill("demo-customer")
+    ui.choose("Role", "customer")
+    ui.choose("Meaning of the signature", "review")
+    dialog.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
+    ui.press_resume(dialog)
+    # The UI validates against the stored schema: decision is required; nothing is sent.
+    dialog.get_by_text(re.compile("required", re.I)).first.wait_for()
+    page.wait_for_timeout(2000)
+    assert dialog.is_visible()
+    page.set_viewport_size({"width": 1400, "height": 1800})
+    dialog.screenshot(path=str(up.shots / "signoff-missing-decision.png"))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    assert up.last_seq() == before
+    assert _sig(up, "scoping-go", "demo-customer") is None
 
 
 def test_wrong_password_is_refused_and_shown(up: CdmoUp, page: Any) -> None:
@@ -122,6 +152,16 @@ def test_wrong_password_is_refused_and_shown(up: CdmoUp, page: Any) -> None:
         ),
     )
     ui.submit(dialog)
+    pressed = time.monotonic()
+
+    # Without reopening the dialog: the run page (Logs tab) shows the refusal within seconds.
+    page.get_by_text(re.compile(r"sign-off by demo-customer refused")).first.wait_for(
+        timeout=30_000
+    )
+    seen = time.monotonic() - pressed
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.screenshot(path=str(up.shots / "signoff-refused.png"))
+    assert seen < 30, f"the refusal took {seen:.1f} s to show"
 
     rows = wait_for(lambda: _sign_rows(up, "demo-customer"), FLOW_TIMEOUT, "refusal audited")
     assert [(r["outcome"], r["rule"]) for r in rows] == [("refused", "authentication-failed")]
@@ -133,12 +173,16 @@ def test_wrong_password_is_refused_and_shown(up: CdmoUp, page: Any) -> None:
         again.id == run.id
         and again.state.state_details.pause_key != run.state.state_details.pause_key
     )
+    # The refusal is the state message and the description's first line, rule shown once.
+    assert (again.state.message or "").startswith("REFUSED: Sign-off by demo-customer refused")
     text = up.description(again)
-    assert "The last sign-off attempt was refused" in text
-    assert "`demo-customer`" in text and "authentication-failed" in text
+    first = text.splitlines()[0]
+    assert first.startswith("> ⚠️ **REFUSED.**") and "demo" in first
+    assert first.count("[rule") == 1 or first.count("\\[rule") == 1, first
+    assert "authentication-failed" in first
     assert up.schema(again)["properties"]["role"]["enum"] == ["customer", "site-head"]
     dialog = ui.open_resume_form()
-    dialog.get_by_text("The last sign-off attempt was refused").wait_for()
+    dialog.get_by_text(re.compile("REFUSED")).first.wait_for()
     dialog.get_by_text(re.compile("authentication-failed")).first.wait_for()
 
 
@@ -240,7 +284,7 @@ def test_conditional_go_with_conditions(up: CdmoUp, page: Any) -> None:
     assert sig["conditions"] == list(conditions)
     run = up.waiting_run("development-complete")
     text = up.description(run)
-    assert "Conditions: " + "; ".join(conditions) in text
+    assert md("Conditions: " + "; ".join(conditions)) in text
 
 
 def test_project_artifact(up: CdmoUp, page: Any) -> None:
@@ -257,6 +301,13 @@ def test_project_artifact(up: CdmoUp, page: Any) -> None:
     page.screenshot(path=str(up.shots / "project-artifact.png"), full_page=True)
 
 
+def _action_from_the_ui(ui: UI, up: CdmoUp, deployment: str) -> tuple[str, Any]:
+    """Deployments → ``deployment`` → Quick run; the run waits; ⋮ → Resume: its form."""
+    run_id = ui.quick_run(deployment)
+    wait_for(lambda: up.flow_run(run_id).state.is_paused(), FLOW_TIMEOUT, f"{deployment} form")
+    return run_id, None
+
+
 def test_start_project_and_submit_deliverable_from_deployment_forms(up: CdmoUp, page: Any) -> None:
     ui = UI(page, up.url)
     code = f"E2E-{secrets.token_hex(2).upper()}"
@@ -264,16 +315,20 @@ def test_start_project_and_submit_deliverable_from_deployment_forms(up: CdmoUp, 
         role: [f"demo-{role}"]
         for role in ("pm", "qa", "qc", "mfg", "pd", "ra", "customer", "site-head")
     }
-    run_id = ui.custom_run(
-        "start-project",
-        {
-            "code": code,
-            "process": "api-clinical-program",
-            "customer": "Browser Bio",
-            "by": "demo-pm",
-        },
-        {"team": json.dumps(team)},
-    )
+    run_id, _ = _action_from_the_ui(ui, up, "start-project")
+    dialog = ui.open_resume_form("Project code")
+    assert ui.shown("Process") in ("", "Select")
+    assert "api-clinical-program" in ui.options("Process")
+    dialog.get_by_label("Project code", exact=True).fill(code)
+    ui.choose("Process", "api-clinical-program")
+    dialog.get_by_label("Customer", exact=True).fill("Browser Bio")
+    content = dialog.locator(".cm-content")
+    content.first.click()
+    ui.page.keyboard.press("Control+A")
+    ui.page.keyboard.insert_text(json.dumps(team))
+    dialog.get_by_label("User id", exact=True).fill("demo-pm")
+    dialog.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
+    ui.submit(dialog)
     wait_for(lambda: up.flow_run(run_id).state.is_completed(), FLOW_TIMEOUT, "start-project run")
     status = up.status(code)
     assert (status["customer"], status["state"], status["created_by"]) == (
@@ -282,20 +337,137 @@ def test_start_project_and_submit_deliverable_from_deployment_forms(up: CdmoUp, 
         "demo-pm",
     )
     assert status["team"]["qa"] == ["demo-qa"]
-    page.get_by_text("Completed").first.wait_for()
 
-    run_id = ui.custom_run(
-        "submit-deliverable",
-        {
-            "project": code,
-            "phase": "scoping",
-            "deliverable": "rfp-assessment",
-            "by": "demo-pm",
-            "evidence": "DMS-E2E-4711",
-        },
-        {},
+    # Submit a deliverable: no parameter, the project and the deliverable are selects.
+    run_id, _ = _action_from_the_ui(ui, up, "submit-deliverable")
+    dialog = ui.open_resume_form("Project")
+    assert code in ui.options("Project")
+    ui.choose("Project", code)
+    ui.submit(dialog)
+    wait_for(
+        lambda: (
+            (r := up.flow_run(run_id)).state.is_paused()
+            and "pick" not in str(r.state.state_details.pause_key)
+        ),
+        FLOW_TIMEOUT,
+        "the deliverable form",
     )
+    dialog = ui.open_resume_form()
+    options = ui.options("Deliverable")
+    assert any("[rfp-assessment, owner pm]" in o for o in options), options
+    choice = next(o for o in options if "[rfp-assessment," in o)
+    ui.choose("Deliverable", choice)
+    dialog.get_by_label("Evidence", exact=True).fill("DMS-E2E-4711")
+    dialog.get_by_label("User id", exact=True).fill("demo-pm")
+    dialog.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
+    page.set_viewport_size({"width": 1400, "height": 1400})
+    dialog.screenshot(path=str(up.shots / "action-form.png"))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    ui.submit(dialog)
     wait_for(lambda: up.flow_run(run_id).state.is_completed(), FLOW_TIMEOUT, "submit run")
     phase = up.phase("scoping", code)
     submitted = next(d for d in phase["deliverables"] if d["id"] == "rfp-assessment")["submitted"]
     assert (submitted["by"], submitted["evidence"]) == ("demo-pm", "DMS-E2E-4711")
+
+    # A refused action (the customer may not put the project on hold): a one-line message.
+    run_id = ui.quick_run("hold-project")
+    wait_for(lambda: up.flow_run(run_id).state.is_paused(), FLOW_TIMEOUT, "hold form")
+    dialog = ui.open_resume_form("Project")
+    ui.choose("Project", code)
+    ui.submit(dialog)
+    wait_for(
+        lambda: (
+            (r := up.flow_run(run_id)).state.is_paused()
+            and "pick" not in str(r.state.state_details.pause_key)
+        ),
+        FLOW_TIMEOUT,
+        "the hold form",
+    )
+    dialog = ui.open_resume_form()
+    dialog.get_by_label("Reason", exact=True).fill("customer tries to hold")
+    dialog.get_by_label("User id", exact=True).fill("demo-customer")
+    dialog.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
+    ui.submit(dialog)
+    failed = wait_for(
+        lambda: (r := up.flow_run(run_id)).state.is_final() and r, FLOW_TIMEOUT, "hold refused"
+    )
+    assert failed.state.is_failed()
+    message = failed.state.message or ""
+    assert message.startswith("Refused: ") and "\n" not in message, message
+    page.reload()
+    page.get_by_text("Failed", exact=True).first.wait_for()
+    page.get_by_text(re.compile("refused")).first.wait_for()
+    page.wait_for_timeout(1500)
+    assert "Traceback" not in page.content()
+    page.screenshot(path=str(up.shots / "action-refused.png"))
+    assert up.status(code)["state"] == "active"
+
+
+def test_gate_run_is_on_the_first_page_of_runs(up: CdmoUp, page: Any) -> None:
+    ui = UI(page, up.url)
+    up.waiting_run("development-complete")
+    ui.home()
+    page.get_by_role("link", name="Runs", exact=True).click()
+    page.get_by_role("link", name=DEVELOPMENT_RUN, exact=True).first.wait_for()
+    page.screenshot(path=str(up.shots / "runs-page.png"))
+
+
+HOSTILE = (
+    '<script>window.__xss = 1</script> <img src=x onerror="window.__xss = 2"> '
+    '[click me](javascript:window.__xss=3) <a href="javascript:window.__xss=4">a</a>'
+)
+
+
+def _no_script_ran(page: Any) -> None:
+    page.wait_for_timeout(1500)  # let any injected handler fire
+    assert page.evaluate("() => window.__xss") is None, "an injected script ran"
+    hrefs = page.evaluate(
+        "() => [...document.querySelectorAll('a')].map(a => a.getAttribute('href') || '')"
+    )
+    assert not [h for h in hrefs if h.strip().lower().startswith("javascript:")], hrefs
+    assert page.locator("img[src='x']").count() == 0
+
+
+def test_user_text_is_escaped_in_the_artifact_and_the_form(up: CdmoUp, page: Any) -> None:
+    """Names, customers, comments, evidence and conditions holding HTML and javascript: links."""
+    from cdmo_workflow import service
+    from cdmo_workflow.orchestration import naming
+
+    code = f"XSS-{secrets.token_hex(2).upper()}"
+
+    def setup() -> None:
+        ctx = up.hooked()
+        with contextlib.suppress(service.Refused):
+            service.add_user(ctx, "xss-pm", "PM " + HOSTILE, ["pm"], DEMO_PASSWORD)
+        team = {role: [f"demo-{role}"] for role in ("qa", "qc", "mfg", "pd", "ra", "customer")}
+        team |= {"pm": ["xss-pm"], "site-head": ["demo-site-head"]}
+        service.start_project(ctx, code, "api-clinical-program", "Evil " + HOSTILE, team, "xss-pm")
+        project = service.load_project(ctx, code)
+        pdef = project.phase_def("scoping")
+        for d in pdef.deliverables:
+            by = "xss-pm" if d.owner == "pm" else f"demo-{d.owner}"
+            service.submit_deliverable(ctx, code, "scoping", d.id, by, "DMS " + HOSTILE)
+        for c in project.snapshot.gates[pdef.gate].checks:
+            by = "xss-pm" if c.confirmed_by == "pm" else f"demo-{c.confirmed_by}"
+            service.confirm_check(ctx, code, pdef.gate, c.id, by, "EV " + HOSTILE)
+        service.sign_gate(
+            ctx, code, pdef.gate, "xss-pm", DEMO_PASSWORD, "pm", "go", "approval",
+            comment="Comment " + HOSTILE,
+        )  # fmt: skip
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(setup).result()
+
+    ui = UI(page, up.url)
+    run = up.waiting_run("scoping-go", code)
+    assert "<script>" not in up.description(run)
+    ui.open_run_by_id(str(run.id))
+    dialog = ui.open_resume_form()
+    dialog.get_by_text(re.compile(r"window\.__xss = 1")).first.wait_for()  # shown as text
+    _no_script_ran(page)
+
+    page.goto(f"{ui.prefix()}/artifacts/key/{naming.artifact_key(code)}")
+    page.locator("a[href*='/artifacts/artifact/']").first.click()
+    page.get_by_role("heading", name=re.compile(rf"{code} · Evil")).first.wait_for()
+    _no_script_ran(page)
+    page.screenshot(path=str(up.shots / "artifact-escaped.png"), full_page=True)

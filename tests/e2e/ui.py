@@ -11,16 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 # The form's fields in order, as labelled in the dialog (the UI appends "(Optional)" to fields
-# with a default).
+# with a default: role, decision and meaning have none, the signer must choose them).
 FORM_LABELS = [
     "User id",
-    "Role (Optional)",
-    "Decision (Optional)",
-    "Meaning of the signature (Optional)",
+    "Role",
+    "Decision",
+    "Meaning of the signature",
     "Comment (Optional)",
     "Conditions (Optional)",
     "Password",
-    "Action (Optional)",
 ]
 
 
@@ -60,14 +59,18 @@ class UI:
         link.first.click()
         self.page.wait_for_url(re.compile(r"/runs/flow-run/[0-9a-f-]{36}"))
 
-    def open_resume_form(self) -> Any:
-        """The run's menu → Resume: the dialog with the sign-off form (once it is rendered)."""
+    def open_resume_form(self, first_field: str = "User id", shot: Any = None) -> Any:
+        """The run's menu → Resume: the dialog with the form (once it is rendered)."""
         self.page.reload()  # the run waits again: show its current state and form
         self.page.get_by_text("Suspended", exact=True).first.wait_for()
         self.page.get_by_role("button", name="Open menu", exact=True).click()
-        self.page.get_by_role("menuitem", name="Resume", exact=True).click()
+        item = self.page.get_by_role("menuitem", name="Resume", exact=True)
+        item.wait_for()
+        if shot is not None:  # the README's "⋮ → Resume" picture
+            self.page.screenshot(path=str(shot))
+        item.click()
         dialog = self.page.get_by_role("dialog")
-        dialog.get_by_label("User id", exact=True).wait_for()
+        dialog.get_by_text(first_field, exact=True).first.wait_for()
         return dialog
 
     # ------------------------------------------------------------------ the form
@@ -112,7 +115,14 @@ class UI:
         password.fill(s.password)
         if password.get_attribute("type") != "password":
             raise AssertionError("the password field is not masked")
-        self.choose("Action", "sign")
+
+    def shown(self, title: str) -> str:
+        """What a select shows before anything is chosen (empty for a required select)."""
+        button = self.page.get_by_role("button", name=f"Select {title}", exact=True)
+        return str(button.inner_text()).strip()
+
+    def press_resume(self, dialog: Any) -> None:
+        dialog.get_by_role("button", name="Resume", exact=True).click()
 
     def submit(self, dialog: Any) -> None:
         dialog.get_by_role("button", name="Resume", exact=True).click()
@@ -120,6 +130,30 @@ class UI:
         dialog.wait_for(state="hidden")
 
     # ------------------------------------------------------------------ deployments
+
+    def quick_run(self, deployment: str) -> str:
+        """Deployments → ``deployment`` → Run → Quick run; returns the new run's id."""
+        self.home()
+        self.page.get_by_role("link", name="Deployments", exact=True).click()
+        self.page.get_by_role("link", name=deployment, exact=True).first.click()
+        self.page.get_by_role("button", name="Run", exact=True).click()
+        self.page.get_by_role("menuitem", name="Quick run", exact=True).click()
+        self.page.get_by_text("scheduled to start").first.wait_for()  # the toast
+        self.page.get_by_role("link", name="View run").first.click()
+        self.page.wait_for_url(re.compile(r"/runs/flow-run/[0-9a-f-]{36}"))
+        match = re.search(r"/runs/flow-run/([0-9a-f-]{36})", self.page.url)
+        assert match is not None
+        return match.group(1)
+
+    def prefix(self) -> str:
+        """The UI's base URL as the browser sees it (Prefect may serve its UI under /v2)."""
+        self.home()
+        self.page.get_by_role("link", name="Runs", exact=True).click()
+        self.page.wait_for_url(re.compile(r"/runs"))
+        return str(self.page.url).split("/runs")[0]
+
+    def open_run_by_id(self, run_id: str) -> None:
+        self.page.goto(f"{self.prefix()}/runs/flow-run/{run_id}")
 
     def custom_run(
         self, deployment: str, fields: dict[str, str], json_fields: dict[str, str]

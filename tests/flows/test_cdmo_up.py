@@ -85,3 +85,40 @@ def test_cdmo_up_twice(tmp_path: Path) -> None:
         time.sleep(0.1)
     finally:
         _stop(proc, log2, port)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_cdmo_up_stops_within_10s_with_its_server(tmp_path: Path, sig: signal.Signals) -> None:
+    """Also with SIGINT inherited as ignored (a background job of a non-interactive shell)."""
+    from cdmo_workflow.orchestration.server import free_port, port_in_use
+    from tests.prefect_support import group_members, stop_group
+
+    port = free_port()
+    log = tmp_path / "up.log"
+    env = dict(os.environ)
+    for k in ("PREFECT_API_URL", "CDMO_DATABASE_URL", "PREFECT_HOME"):
+        env.pop(k, None)
+    env["CDMO_DEFINITIONS"] = str(ROOT)
+    cdmo = str(Path(sys.executable).with_name("cdmo"))
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(
+            [cdmo, "up", "--port", str(port), "--home", str(tmp_path / "home"), "--no-demo"],
+            cwd=tmp_path, env=env, stdout=fh, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )  # fmt: skip
+    try:
+        wait_for(lambda: proc.poll() is not None or b"Press Ctrl-C" in log.read_bytes(), 120, "up")
+        assert proc.poll() is None, log.read_text()
+        server_pid = int((tmp_path / "home" / "prefect" / "server.pid").read_text())
+        started = time.monotonic()
+        proc.send_signal(sig)
+        proc.wait(30)
+        took = time.monotonic() - started
+        assert took < 10, f"cdmo up took {took:.1f} s to stop"
+        assert "Stopped." in log.read_text()
+        wait_for(lambda: not port_in_use(port), 10, "server port released")
+        assert not group_members(server_pid), "the Prefect server's processes are left"
+        assert not group_members(proc.pid)
+    finally:
+        stop_group(proc, 5)
