@@ -50,6 +50,15 @@ TITLES = {
     "resume_project": "Resume the project",
 }
 
+AUDIT_ACTIONS = {
+    "start_project": "project.start",
+    "submit_deliverable": "deliverable.submit",
+    "confirm_check": "check.confirm",
+    "close_condition": "condition.close",
+    "hold_project": "project.hold",
+    "resume_project": "project.resume",
+}
+
 PICK_KEY = "pick-project"
 FORM_KEY = "action"
 TEXT_MAX = 500
@@ -99,7 +108,8 @@ def _authenticate(ctx: Any, action: str, kwargs: dict[str, Any], password: str) 
             uow.commit()
     except AuthenticationFailed as failure:
         attempted = {k: v for k, v in kwargs.items() if k not in ("idempotency_key",)}
-        service._refuse_sign_in(ctx, code, "", user, failure, attempted, action=action)
+        audited = AUDIT_ACTIONS.get(action, action)
+        service._refuse_sign_in(ctx, code, "", user, failure, attempted, action=audited)
 
 
 # ---------------------------------------------------------------------- the forms

@@ -334,10 +334,10 @@ def describe(
         "(approval, review, responsibility or authorship); nothing is pre-selected. Enter your "
         "password and press **Resume**.",
         "",
-        "After Resume, watch the run page: within a few seconds the run either records your "
-        "signature (it appears under *Signatures so far* when you open Resume again) or "
-        "refuses it: the Logs tab then shows the refusal as a warning, and the run waits again "
-        "with **REFUSED** and the reason as its state message and as the first line of this "
-        "form.",
+        "After Resume, reload the run page after a few seconds: the run has either recorded "
+        "your signature (*signature recorded* in the Logs tab; it appears under *Signatures so "
+        "far* when you open Resume again) or refused it: the Logs tab shows the refusal as a "
+        "warning, and the run waits again with **REFUSED** and the reason as its state message "
+        "and as the first line of this form.",
     ]
     return "\n".join(lines)

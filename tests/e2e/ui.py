@@ -125,8 +125,13 @@ class UI:
         dialog.get_by_role("button", name="Resume", exact=True).click()
 
     def submit(self, dialog: Any) -> None:
+        """Press Resume; wait for the "resumed" toast (fail with the UI's refusal if not)."""
         dialog.get_by_role("button", name="Resume", exact=True).click()
-        self.page.get_by_text("Flow run resumed").first.wait_for()
+        resumed = self.page.get_by_text("Flow run resumed").first
+        refused = self.page.get_by_text(re.compile(r"^Reason: ")).first
+        resumed.or_(refused).wait_for()
+        if not resumed.is_visible():
+            raise AssertionError(f"the UI refused the form: {refused.inner_text()}")
         dialog.wait_for(state="hidden")
 
     # ------------------------------------------------------------------ deployments
