@@ -209,7 +209,7 @@ def publish_project(ctx: Any, code: str) -> str:
         create_markdown_artifact(
             markdown=project_markdown(ctx, project),
             key=key,
-            description=f"{md(code)} ({md(project.customer)}): phases, open items, open gates, audit",
+            description=f"{md(code)} ({md(project.customer)}): phases, open items, gates, audit",
         )
     return key
 
