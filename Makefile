@@ -30,7 +30,8 @@ install-dev: $(VENV)/.dev
 up: install
 	$(BIN)/cdmo up
 
-prerequisites: install-dev
+# First, before any install: PostgreSQL and the browser, or stop in seconds naming the command.
+prerequisites:
 	bash .ci/test-prerequisites.sh
 
 lint: install-dev
@@ -40,7 +41,7 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy cdmo_workflow
 
-pytest: prerequisites
+pytest: prerequisites install-dev
 	$(BIN)/pytest
 
 test: prerequisites lint typecheck pytest

@@ -24,9 +24,14 @@ if ! pg_up; then
                 "sudo apt-get install -y postgresql && sudo pg_ctlcluster --skip-systemctl-redirect \$(ls /etc/postgresql) main start"
 fi
 
-chromium_ok() { [ -x /usr/bin/chromium ] && dpkg-query -W -f='${Status}' fonts-noto-color-emoji 2>/dev/null | grep -q 'install ok installed'; }
-if ! chromium_ok || ! "${VENV:-.venv}/bin/python" -c 'import playwright.sync_api' 2>/dev/null; then
-  if [ "$(id -u)" -ne 0 ] && ! sudo -n true 2>/dev/null && ! chromium_ok; then
+chromium_ok() {
+  [ -x /usr/bin/chromium ] && for pkg in fonts-dejavu-core fonts-noto-color-emoji; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || return 1
+  done
+}
+# (The playwright package comes with the dev extra that `make test` installs next.)
+if ! chromium_ok; then
+  if [ "$(id -u)" -ne 0 ] && ! sudo -n true 2>/dev/null; then
     fail "the browser suite needs Debian's Chromium (/usr/bin/chromium) and its fonts" \
          "sudo bash .ci/install-browser.sh"
   fi

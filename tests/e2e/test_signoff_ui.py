@@ -237,6 +237,22 @@ def test_remaining_quota_decides_the_gate_and_notifies(up: CdmoUp, page: Any) ->
     assert all(m.path == "/hook" for m in messages)
     assert all(DEMO in str(m.body["title"]) for m in messages)
 
+    # ... and the demo inbox that `cdmo up` serves lists it for the newcomer to watch.
+    import urllib.request
+
+    inbox = re.search(r"Notification inbox: (http://\S+/)", up.log.read_text())
+    assert inbox, "cdmo up prints the inbox address"
+
+    def in_inbox() -> list[Any]:
+        with urllib.request.urlopen(inbox.group(1) + "messages.json", timeout=5) as r:
+            got = json.loads(r.read())
+        return [m for m in got if "decided: GO" in m["title"]]
+
+    wait_for(in_inbox, 30, "the decision in the demo inbox")
+    page.goto(inbox.group(1))
+    page.get_by_text(re.compile("decided: GO")).first.wait_for()
+    page.screenshot(path=str(up.shots / "inbox.png"))
+
 
 def test_conditional_go_with_conditions(up: CdmoUp, page: Any) -> None:
     """The list field (conditions) and a decision beyond go, at the next gate."""
