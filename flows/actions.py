@@ -5,7 +5,7 @@ built from the database: selects of the deliverables, checks or conditions still
 processes for a new project; the projects themselves when the code was left empty), your
 user id and your password. Open the run, ⋮ → Resume, fill the form. The run deletes the
 form's input from Prefect at once, calls the same service function as the CLI (with an
-idempotency key from the flow run id), and ends Completed, or Failed with the refusal as
+idempotency key from the flow run id), and ends Completed, or Refused with the refusal as
 its state message; either way a result artifact says what happened.
 
 Prefect builds the parameter form from the signature and takes each field's help text from

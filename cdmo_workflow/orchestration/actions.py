@@ -10,8 +10,9 @@ inputs, logs or artifacts), then calls the same service function as the CLI, wit
 idempotency key derived from the flow run id.
 
 A refused action (a rule, a wrong password, an unknown project) never shows a traceback:
-the run ends Failed with a one-line message, and a markdown result artifact says what was
-refused and why. An accepted one ends Completed with a result artifact.
+the run ends in a Completed-type state named **Refused** with a one-line message (a Failed
+state returned by a flow makes Prefect log a traceback), and a markdown result artifact
+says what was refused and why. An accepted one ends Completed with a result artifact.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ AUDIT_ACTIONS = {
     "hold_project": "project.hold",
     "resume_project": "project.resume",
 }
+
+REFUSED_STATE = "Refused"
+"""Name of the (Completed) final state of a refused action."""
 
 PICK_KEY = "pick-project"
 FORM_KEY = "action"
@@ -279,7 +283,7 @@ def describe_action(ctx: Any, name: str, code: str | None) -> str:
         lines += [f"What is still open, and who owns it: [project artifact]({art}).", ""]
     lines += [
         "Choose from the lists, enter your user id and password and press **Resume**. The run "
-        "then ends: **Completed** when the action was recorded, **Failed** with the reason as "
+        "then ends: **Completed** when the action was recorded, **Refused** with the reason as "
         "its state message when it was refused; its Artifacts tab holds the result either way.",
     ]
     return "\n".join(lines)
@@ -342,10 +346,10 @@ def _result_artifact(name: str, code: str | None, ok: bool, text: str) -> None:
 
 
 def run_action(name: str, project: str | None = None) -> Any:
-    """The action flow's body. Returns a dict (Completed) or a Failed state (refused)."""
+    """The action flow's body. Returns a dict (Completed) or a "Refused" state."""
     from prefect import get_client
     from prefect.context import FlowRunContext
-    from prefect.states import Failed
+    from prefect.states import Completed
 
     frc = FlowRunContext.get()
     run_id = frc.flow_run.id if frc is not None and frc.flow_run is not None else None
@@ -358,7 +362,10 @@ def run_action(name: str, project: str | None = None) -> Any:
     def refuse(reason: str) -> Any:
         logger.warning("%s refused: %s", name, reason)
         _result_artifact(name, code, False, f"**Why:** {md(reason)}")
-        return Failed(message=f"Refused: {reason}"[:500])
+        # A Completed state named "Refused": returning Failed makes Prefect's engine raise
+        # at the end of the run and log a traceback in the UI ("Engine execution exited
+        # with unexpected exception"), which a refusal must never show.
+        return Completed(name=REFUSED_STATE, message=f"Refused: {reason}"[:500])
 
     with get_client(sync_client=True) as client:
         try:

@@ -156,16 +156,17 @@ def test_wrong_password_is_refused_and_shown(up: CdmoUp, page: Any) -> None:
     # Without reopening the dialog: reloading the run page (its Logs tab, which Prefect's UI
     # does not update live) shows the refusal within seconds.
     refusal = page.get_by_text(re.compile(r"sign-off by demo-customer refused"))
-    while not refusal.count() and time.monotonic() - pressed < 30:
+    waiting = page.get_by_text(re.compile(r'Suspended\("REFUSED: Sign-off by demo-customer'))
+    while not (refusal.count() and waiting.count()) and time.monotonic() - pressed < 45:
         page.wait_for_timeout(1000)
         page.reload()
         page.get_by_text("Downloading flow code", exact=False).first.wait_for()
     seen = time.monotonic() - pressed
     refusal.first.wait_for(timeout=1000)
-    page.get_by_text(re.compile(r'Suspended\("REFUSED: Sign-off by demo-customer')).first.wait_for()
+    waiting.first.wait_for(timeout=1000)
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.screenshot(path=str(up.shots / "signoff-refused.png"))
-    assert seen < 20, f"the refusal took {seen:.1f} s to show"
+    assert seen < 30, f"the refusal took {seen:.1f} s to show (2-6 s on an idle machine)"
 
     rows = wait_for(lambda: _sign_rows(up, "demo-customer"), FLOW_TIMEOUT, "refusal audited")
     assert [(r["outcome"], r["rule"]) for r in rows] == [("refused", "authentication-failed")]
@@ -411,12 +412,12 @@ def test_start_project_and_submit_deliverable_from_deployment_forms(up: CdmoUp, 
     failed = wait_for(
         lambda: (r := up.flow_run(run_id)).state.is_final() and r, FLOW_TIMEOUT, "hold refused"
     )
-    assert failed.state.is_failed()
+    assert failed.state.name == "Refused", failed.state
     message = failed.state.message or ""
     assert message.startswith("Refused: ") and "\n" not in message, message
     page.reload()
-    page.get_by_text("Failed", exact=True).first.wait_for()
-    page.get_by_text(re.compile("refused")).first.wait_for()
+    page.get_by_text("Refused", exact=True).first.wait_for()
+    page.get_by_text(re.compile("hold_project refused")).first.wait_for()
     page.wait_for_timeout(1500)
     assert "Traceback" not in page.content()
     page.screenshot(path=str(up.shots / "action-refused.png"))

@@ -144,7 +144,7 @@ def test_action_flows_reconcile_artifacts_and_events(orchestra: Orchestra) -> No
         {},
         {"reason": "x", "user": "cust1", "password": PASSWORD},
     )
-    assert bad.state.is_failed()
+    assert bad.state.name == "Refused", bad.state
     assert "not-assigned-to-role" in (bad.state.message or "")
     assert "Traceback" not in (bad.state.message or "")
     # A wrong password is refused the same way, with no traceback.
@@ -154,12 +154,12 @@ def test_action_flows_reconcile_artifacts_and_events(orchestra: Orchestra) -> No
         {},
         {"reason": "x", "user": "pm1", "password": "not-the-password"},
     )
-    assert wrong.state.is_failed()
+    assert wrong.state.name == "Refused", wrong.state
     assert "authentication-failed" in (wrong.state.message or ""), wrong.state.message
     _assert_no_credential_left(orch, wrong.id)
     # An unknown project: refused at once, naming the known ones.
     unknown = run_action_form("hold-project/hold-project", {"project": "NOPE-1"}, {}, {})
-    assert unknown.state.is_failed()
+    assert unknown.state.name == "Refused", unknown.state
     assert code in (unknown.state.message or "")
 
     # Reconcile: a gate opened while Prefect was not told gets its run.
