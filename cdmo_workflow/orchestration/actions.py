@@ -390,7 +390,7 @@ def run_action(name: str, project: str | None = None) -> Any:
                 data = json.loads(raw_text) if raw_text else {}
             else:
                 key = FORM_KEY + (f"-{shown}" if shown else "")
-                message = f"Waiting for the {TITLES[name].lower()} form"
+                message = f"Waiting for the form: {TITLES[name]}"
                 got = suspend_with_message(client, run_id, form, key, message)
                 with contextlib.suppress(Exception):
                     client.delete_flow_run_input(
