@@ -42,8 +42,11 @@ def test_mini_programme_through_the_ui(orchestra: Orchestra) -> None:
     schema = orch.schema(run)
     props = schema["properties"]
     assert [n for n, _ in sorted(props.items(), key=lambda kv: kv[1]["position"])] == [
-        "user", "role", "decision", "meaning", "comment", "conditions", "password", "action",
+        "user", "role", "decision", "meaning", "comment", "conditions", "password",
     ]  # fmt: skip
+    # The signer must choose: role, decision and meaning are required, with no default.
+    assert {"user", "role", "decision", "meaning", "password"} <= set(schema["required"])
+    assert not any("default" in props[n] for n in ("role", "decision", "meaning"))
     assert set(_enum(schema, "role")) == {"pm", "customer"}
     assert _enum(schema, "decision") == ["go", "conditional-go", "hold", "kill"]
     assert props["password"]["format"] == "password"
