@@ -6,6 +6,9 @@
 ``CDMO_RELAY_MAX_ATTEMPTS``, ``CDMO_RELAY_BACKOFF_SECONDS``, ``CDMO_RELAY_BATCH``
 ``CDMO_LOCK_AFTER``     failed sign-ins before an account locks (default 5)
 ``CDMO_PASSWORD_MAX_AGE_DAYS``  password ageing; 0 (default) turns it off
+``CDMO_SESSION_IDLE_MINUTES``, ``CDMO_SESSION_MAX_HOURS``  `cdmo login` timeouts (15 min, 12 h)
+``CDMO_SESSION_FILE``   where `cdmo login` keeps its token (default ``~/.cdmo/session``; 0600)
+``CDMO_ADMINS_MAY_SIGN``  1 lets accounts with the admin role sign gates (default: refused)
 """
 
 from __future__ import annotations
@@ -67,6 +70,9 @@ class Settings:
     relay_batch_size: int = 50
     lock_after: int = 5
     password_max_age_days: int = 0
+    session_idle_minutes: int = 15
+    session_max_hours: int = 12
+    admins_may_sign: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -81,6 +87,10 @@ class Settings:
             relay_batch_size=_int(env, "CDMO_RELAY_BATCH", 50),
             lock_after=_int(env, "CDMO_LOCK_AFTER", 5),
             password_max_age_days=_int(env, "CDMO_PASSWORD_MAX_AGE_DAYS", 0),
+            session_idle_minutes=_int(env, "CDMO_SESSION_IDLE_MINUTES", 15),
+            session_max_hours=_int(env, "CDMO_SESSION_MAX_HOURS", 12),
+            admins_may_sign=(env.get("CDMO_ADMINS_MAY_SIGN") or "").strip().lower()
+            in ("1", "true", "yes", "on"),
         )
 
     @property
@@ -94,7 +104,9 @@ class Settings:
             f"relay_max_attempts={self.relay_max_attempts}, "
             f"relay_backoff_seconds={self.relay_backoff_seconds}, "
             f"relay_batch_size={self.relay_batch_size}, lock_after={self.lock_after}, "
-            f"password_max_age_days={self.password_max_age_days})"
+            f"password_max_age_days={self.password_max_age_days}, "
+            f"session_idle_minutes={self.session_idle_minutes}, "
+            f"session_max_hours={self.session_max_hours}, admins_may_sign={self.admins_may_sign})"
         )
 
 

@@ -37,7 +37,7 @@ def fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
 
 
 def context(db: str | None = None, definitions: str | None = None) -> Any:
-    from ..service import open_context
+    from ..bootstrap import open_context
 
     return open_context(db_url=db, definitions=definitions)
 
@@ -84,6 +84,40 @@ def read_password(confirm: bool = False, prompt: str = "Password") -> str:
         fail("no password given: set CDMO_PASSWORD or run in a terminal", EXIT_USAGE)
     value: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
     return value
+
+
+def password_or_none(prompt: str = "Password") -> str | None:
+    """CDMO_PASSWORD, else a prompt in a terminal, else None (the service then refuses and
+    audits the missing credential)."""
+    env = os.environ.get("CDMO_PASSWORD")
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        return None
+    value: str = typer.prompt(prompt, hide_input=True)
+    return value
+
+
+def credential_of(user: str, db: str | None = None) -> dict[str, str | None]:
+    """Keywords proving ``user`` for a command that is not a signature: CDMO_PASSWORD, else the
+    session of `cdmo login` for this database, else a password prompt in a terminal."""
+    env = os.environ.get("CDMO_PASSWORD")
+    if env:
+        return {"password": env, "session": None}
+    from .session_file import read_token
+
+    token = read_token(user, _database_url(db))
+    if token:
+        return {"password": None, "session": token}
+    return {"password": password_or_none(f"Password for {user}"), "session": None}
+
+
+def _database_url(db: str | None) -> str:
+    if db:
+        return db
+    from ..config import get_settings
+
+    return get_settings().database_url
 
 
 def emit_json(data: Any) -> None:

@@ -12,10 +12,11 @@ from .common import (
     DefinitionsOption,
     JsonOption,
     context,
+    credential_of,
     emit_json,
     errors,
     fail,
-    read_password,
+    password_or_none,
 )
 
 users_app = typer.Typer(help="People who sign: ids, printed names, roles, credentials.")
@@ -24,6 +25,7 @@ deliverable_app = typer.Typer(help="Submit a phase's deliverables.")
 check_app = typer.Typer(help="Confirm a gate's must-meet checks.")
 condition_app = typer.Typer(help="Close conditions raised by a Conditional Go.")
 gate_app = typer.Typer(help="Sign gates (re-authenticates at every signature).")
+admin_app = typer.Typer(help="Set up the first administrator.")
 audit_app = typer.Typer(help="Verify and export the hash-chained audit trail.")
 
 By = Annotated[str, typer.Option("--by", help="User id of the person acting.")]
@@ -44,6 +46,72 @@ def register(app: typer.Typer) -> None:
     app.add_typer(condition_app, name="condition")
     app.add_typer(gate_app, name="gate")
     app.add_typer(audit_app, name="audit")
+    app.add_typer(admin_app, name="admin")
+    app.command("login")(login)
+    app.command("logout")(logout)
+
+
+@admin_app.command("init")
+def admin_init(
+    user_id: Annotated[str, typer.Argument(help="User id of the first administrator.")],
+    name: Annotated[str, typer.Option("--name", help="Printed name.")],
+    notify: Annotated[
+        list[str] | None, typer.Option("--notify", help="Apprise URL (a secret; repeat).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Create the first administrator (password from CDMO_PASSWORD or a prompt). Refused once
+    an administrator exists."""
+    import os
+    import sys
+
+    from ..service import admin_init as init
+
+    password = os.environ.get("CDMO_PASSWORD", "")
+    if not password:
+        if not sys.stdin.isatty():
+            fail("no password given: set CDMO_PASSWORD or run in a terminal", 2)
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with errors():
+        init(context(db), user_id, name, password, notify or [])
+    typer.echo(f"administrator {user_id} created ({name})")
+
+
+def login(
+    user_id: Annotated[str, typer.Argument(help="Your user id.")],
+    db: DbOption = None,
+) -> None:
+    """Open a session for later commands (your password from CDMO_PASSWORD or a prompt).
+
+    Signatures still ask for the password. The token is kept in CDMO_SESSION_FILE
+    (default ~/.cdmo/session, mode 0600); idle timeout 15 minutes, absolute 12 hours."""
+    from ..service import login as open_session
+    from .common import _database_url
+    from .session_file import store_token
+
+    password = password_or_none()
+    with errors():
+        result = open_session(context(db), user_id, password or "")
+    where = store_token(user_id, _database_url(db), result.data["token"])
+    typer.echo(f"signed in as {user_id} until {result.data['expires_at']} (session in {where})")
+
+
+def logout(
+    user_id: Annotated[str, typer.Argument(help="Your user id.")],
+    db: DbOption = None,
+) -> None:
+    """End your session (also ended by lockout, deactivation and password change)."""
+    from ..service import logout as end_session
+    from .common import _database_url
+    from .session_file import drop_token
+
+    token = drop_token(user_id, _database_url(db))
+    if token is None:
+        typer.echo(f"no session of {user_id} here")
+        return
+    with errors():
+        end_session(context(db), user_id, token)
+    typer.echo(f"session of {user_id} ended")
 
 
 def _done(result: Any, json_out: bool, message: str) -> None:
@@ -87,33 +155,41 @@ def users_add(
     user_id: Annotated[str, typer.Argument(help="Unique user id; never reused.")],
     name: Annotated[str, typer.Option("--name", help="Printed name shown on signatures.")],
     role: Annotated[list[str], typer.Option("--role", help="Global role (repeat).")],
+    by: By,
     notify: Annotated[
         list[str] | None,
-        typer.Option("--notify", help="Apprise URL for notifications (a secret; repeat)."),
+        typer.Option(
+            "--notify",
+            help="Apprise URL for notifications (a secret; repeat). The one-time code that "
+            "sets the first password goes there.",
+        ),
     ] = None,
     db: DbOption = None,
 ) -> None:
-    """Add a user. The password comes from CDMO_PASSWORD or a prompt without echo."""
+    """Add a user (administrators: your password or session). The new user sets their own
+    password with the one-time code sent to their notification target."""
     from ..service import add_user
 
-    password = read_password(confirm=True, prompt="New password")
     with errors():
-        add_user(context(db), user_id, name, role, password, notify or [])
-    typer.echo(f"user {user_id} added ({name}; roles: {', '.join(role)})")
+        add_user(context(db), user_id, name, role, notify or [], by, **credential_of(by, db))
+    typer.echo(
+        f"user {user_id} added ({name}; roles: {', '.join(role)}); a one-time code was sent "
+        f"to their notification target: they run `cdmo users activate {user_id}`"
+    )
+
+
+def _admin(action: Any, user_id: str, by: str, db: str | None, message: str, *args: Any) -> None:
+    with errors():
+        action(context(db), user_id, *args, by=by, **credential_of(by, db))
+    typer.echo(message)
 
 
 @users_app.command("unlock")
-def users_unlock(
-    user_id: str,
-    by: By,
-    db: DbOption = None,
-) -> None:
-    """Unlock an account locked after repeated failed sign-ins (administrators only; audited)."""
+def users_unlock(user_id: str, by: By, db: DbOption = None) -> None:
+    """Unlock an account locked after repeated failed sign-ins (administrators; audited)."""
     from ..service import unlock_user
 
-    with errors():
-        unlock_user(context(db), user_id, by)
-    typer.echo(f"user {user_id} unlocked by {by}")
+    _admin(unlock_user, user_id, by, db, f"user {user_id} unlocked by {by}")
 
 
 def _new_password(prompt: str) -> str:
@@ -133,26 +209,50 @@ def _new_password(prompt: str) -> str:
 @users_app.command("passwd")
 def users_passwd(user_id: str, db: DbOption = None) -> None:
     """Change your password: the current one (CDMO_PASSWORD or prompt), then the new one
-    (CDMO_NEW_PASSWORD or prompt). Needed after an administrator's reset or on expiry."""
+    (CDMO_NEW_PASSWORD or prompt). Ends your sessions."""
     from ..service import change_password
 
-    old = read_password(prompt="Current password")
+    old = password_or_none("Current password")
     new = _new_password("New password")
     with errors():
-        change_password(context(db), user_id, old, new)
+        change_password(context(db), user_id, old or "", new)
     typer.echo(f"password of {user_id} changed")
+
+
+@users_app.command("activate")
+def users_activate(user_id: str, db: DbOption = None) -> None:
+    """Set your password with the one-time code sent to you (CDMO_ONE_TIME_CODE or prompt),
+    after `users add` or `users reset-password`; the new password from CDMO_NEW_PASSWORD."""
+    import os
+    import sys
+
+    from ..service import activate_account
+
+    code = os.environ.get("CDMO_ONE_TIME_CODE", "").strip()
+    if not code:
+        if not sys.stdin.isatty():
+            fail("no one-time code given: set CDMO_ONE_TIME_CODE or run in a terminal", 2)
+        code = typer.prompt("One-time code", hide_input=True)
+    new = _new_password("New password")
+    with errors():
+        activate_account(context(db), user_id, code, new)
+    typer.echo(f"password of {user_id} set; the one-time code is spent")
 
 
 @users_app.command("reset-password")
 def users_reset_password(user_id: str, by: By, db: DbOption = None) -> None:
-    """Set a temporary password (administrators only; audited). The user must change it
-    with `cdmo users passwd` before signing anything."""
+    """Administrators: the user's password stops working and a one-time code goes to the
+    user's own notification targets (never to you). Audited."""
     from ..service import reset_password
 
-    temporary = _new_password("Temporary password")
-    with errors():
-        reset_password(context(db), user_id, by, temporary)
-    typer.echo(f"password of {user_id} reset by {by}; it must be changed before signing")
+    _admin(
+        reset_password,
+        user_id,
+        by,
+        db,
+        f"password of {user_id} reset by {by}; a one-time code was sent to {user_id}'s "
+        "notification target",
+    )
 
 
 @users_app.command("deactivate")
@@ -166,8 +266,48 @@ def users_deactivate(
     from ..service import deactivate_user
 
     with errors():
-        deactivate_user(context(db), user_id, by, reason)
+        deactivate_user(context(db), user_id, by, reason, **credential_of(by, db))
     typer.echo(f"user {user_id} deactivated by {by}")
+
+
+@users_app.command("grant")
+def users_grant(user_id: str, role: str, by: By, db: DbOption = None) -> None:
+    """Give a user a global role (administrators; never yourself)."""
+    from ..service import grant_role
+
+    _admin(grant_role, user_id, by, db, f"role {role} granted to {user_id} by {by}", role)
+
+
+@users_app.command("revoke")
+def users_revoke(user_id: str, role: str, by: By, db: DbOption = None) -> None:
+    """Take a global role away from a user (administrators; never yourself)."""
+    from ..service import revoke_role
+
+    _admin(revoke_role, user_id, by, db, f"role {role} revoked from {user_id} by {by}", role)
+
+
+notify_targets_app = typer.Typer(help="Your own notification targets (apprise URLs).")
+users_app.add_typer(notify_targets_app, name="notify")
+
+
+@notify_targets_app.command("add")
+def users_notify_add(user_id: str, url: str, db: DbOption = None) -> None:
+    """Add a notification target to your own account; your other targets are told."""
+    from ..service import add_target
+
+    with errors():
+        add_target(context(db), user_id, url, **credential_of(user_id, db))
+    typer.echo(f"notification target added for {user_id}")
+
+
+@notify_targets_app.command("remove")
+def users_notify_remove(user_id: str, url: str, db: DbOption = None) -> None:
+    """Remove one of your own notification targets; your targets are told."""
+    from ..service import remove_target
+
+    with errors():
+        remove_target(context(db), user_id, url, **credential_of(user_id, db))
+    typer.echo(f"notification target removed for {user_id}")
 
 
 @users_app.command("list")
@@ -227,7 +367,14 @@ def project_start(
     members = _parse_team(team)
     with errors():
         result = start_project(
-            context(db, definitions), code, process, customer, members, by, idempotency_key
+            context(db, definitions),
+            code,
+            process,
+            customer,
+            members,
+            by,
+            idempotency_key,
+            **credential_of(by, db),
         )
     status = result.status or {}
     pin = status.get("process", {})
@@ -325,7 +472,7 @@ def project_hold(code: str, by: By, reason: Reason, db: DbOption = None) -> None
     from ..service import hold_project
 
     with errors():
-        result = hold_project(context(db), code, by, reason)
+        result = hold_project(context(db), code, by, reason, **credential_of(by, db))
     _done(result, False, f"project {code} is on hold")
 
 
@@ -335,7 +482,7 @@ def project_resume(code: str, by: By, reason: Reason, db: DbOption = None) -> No
     from ..service import resume_project
 
     with errors():
-        result = resume_project(context(db), code, by, reason)
+        result = resume_project(context(db), code, by, reason, **credential_of(by, db))
     _done(result, False, f"project {code} resumed")
 
 
@@ -358,7 +505,14 @@ def deliverable_submit(
 
     with errors():
         result = submit_deliverable(
-            context(db), code, phase, deliverable, by, evidence, idempotency_key
+            context(db),
+            code,
+            phase,
+            deliverable,
+            by,
+            evidence,
+            idempotency_key,
+            **credential_of(by, db),
         )
     _done(result, json_out, f"deliverable {phase}/{deliverable} submitted by {by}")
 
@@ -378,7 +532,9 @@ def check_confirm(
     from ..service import confirm_check
 
     with errors():
-        result = confirm_check(context(db), code, gate, check, by, evidence, idempotency_key)
+        result = confirm_check(
+            context(db), code, gate, check, by, evidence, idempotency_key, **credential_of(by, db)
+        )
     _done(result, json_out, f"check {gate}/{check} confirmed by {by}")
 
 
@@ -396,7 +552,9 @@ def condition_close(
     from ..service import close_condition
 
     with errors():
-        result = close_condition(context(db), code, condition_id, by, evidence, idempotency_key)
+        result = close_condition(
+            context(db), code, condition_id, by, evidence, idempotency_key, **credential_of(by, db)
+        )
     _done(result, json_out, f"condition {condition_id} closed by {by}")
 
 
@@ -422,10 +580,10 @@ def gate_sign(
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Sign a gate. You re-authenticate with your password at every signature."""
+    """Sign a gate. You re-enter your password at every signature, session or not."""
     from ..service import sign_gate
 
-    password = read_password()
+    password = password_or_none("Password (your electronic signature)")
     with errors():
         result = sign_gate(
             context(db),

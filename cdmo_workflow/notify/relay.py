@@ -319,6 +319,22 @@ def _mark_sent(conn: _Marker, row_id: int, at: datetime) -> None:
     conn.execute(_MARK_SENT, {"row_id": row_id, "at": at})
 
 
+_FORGET = (
+    sa.update(outbox).where(outbox.c.id == sa.bindparam("row_id")).values(payload=sa.bindparam("p"))
+)
+
+
+def _forget_secret(conn: _Marker, row: Mapping[str, Any]) -> None:
+    """A one-time code leaves the outbox once delivered: only its hash stays (in the codes
+    table), so nobody reading the database later learns a code that still works."""
+    payload = row.get("payload") or {}
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, dict) or "code" not in data:
+        return
+    redacted = {**data, "code": "(delivered)", "body": "(one-time code delivered; redacted)"}
+    conn.execute(_FORGET, {"row_id": row["id"], "p": {**payload, "data": redacted}})
+
+
 def _mark_failed(
     conn: _Marker,
     row: Mapping[str, Any],
@@ -386,6 +402,7 @@ def relay_once(
                 if after_send is not None:
                     after_send(row)
                 _mark_sent(marker, row["id"], clock())
+                _forget_secret(marker, row)
                 stats.sent += 1
                 continue
             dead = _mark_failed(

@@ -22,7 +22,7 @@ def reconcile() -> dict[str, Any]:
     from .publish import publish_portfolio
     from .runs import ensure_gate_runs
 
-    ctx = service.open_context(prefect_hooks=False)
+    ctx = service.open_context()
     with get_client(sync_client=True) as client:
         runs = ensure_gate_runs(ctx, client)
     rows = publish_portfolio(ctx)
@@ -32,7 +32,7 @@ def reconcile() -> dict[str, Any]:
 def relay() -> dict[str, Any]:
     from ..notify.relay import relay_once
 
-    ctx = service.open_context(prefect_hooks=False)
+    ctx = service.open_context()
     stats = relay_once(
         ctx.db, max_attempts=ctx.settings.relay_max_attempts, ui_url=ctx.settings.ui_url
     )
@@ -44,6 +44,6 @@ def watch() -> dict[str, Any]:
         from ..notify.watcher import watch_once
     except ImportError:  # the watcher is not built yet in this tree
         return {"skipped": "cdmo_workflow.notify.watcher is not available"}
-    ctx = service.open_context(prefect_hooks=False)
+    ctx = service.open_context()
     stats = watch_once(ctx.db)
     return _stats(stats)

@@ -357,6 +357,13 @@ class UserRepository:
             locked_at=None,
         )
 
+    def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        """Store a stronger hash of the same password (transparent upgrade at sign-in)."""
+        self._update(user_id, password_hash=password_hash)
+
+    def any_active_with_role(self, role: str) -> bool:
+        return any(u.active and role in u.roles for u in self.list())
+
     def set_active(self, user_id: str, active: bool) -> None:
         self._update(user_id, active=active)
 

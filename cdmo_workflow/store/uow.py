@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from cdmo_workflow.store.credentials import OneTimeCodeRepository, SessionRepository
 from cdmo_workflow.store.engine import make_engine, migrate, translate_connect_errors
 from cdmo_workflow.store.repositories import (
     AuditRepository,
@@ -38,6 +39,8 @@ class UnitOfWork:
     outbox: OutboxRepository
     idempotency: IdempotencyRepository
     sla: SlaNoticeRepository
+    sessions: SessionRepository
+    codes: OneTimeCodeRepository
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self.engine = engine
@@ -65,6 +68,8 @@ class UnitOfWork:
         self.outbox = OutboxRepository(self.session, now)
         self.idempotency = IdempotencyRepository(self.session, now)
         self.sla = SlaNoticeRepository(self.session, now)
+        self.sessions = SessionRepository(self.session, now)
+        self.codes = OneTimeCodeRepository(self.session, now)
         return self
 
     def __exit__(

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from cdmo_workflow.cli import app
+from tests.accounts import enrol_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
@@ -57,8 +58,14 @@ class Cli:
             "CDMO_PASSWORD": PASSWORD,
         }
 
-    def __call__(self, *args: str, code: int = 0, password: str | None = None) -> str:
-        env = dict(self.env)
+    def __call__(
+        self,
+        *args: str,
+        code: int = 0,
+        password: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> str:
+        env = {**self.env, **(env or {})}
         if password is not None:
             env["CDMO_PASSWORD"] = password
         result = self.runner.invoke(app, list(args), env=env, catch_exceptions=False)
@@ -121,12 +128,13 @@ TT_CHECKS = {
 
 def test_full_programme(db_url: str) -> None:
     cdmo = Cli(db_url)
-    for uid, (name, roles) in USERS.items():
-        args = ["users", "add", uid, "--name", name]
-        for r in roles:
-            args += ["--role", r]
-        cdmo(*args)
-    cdmo("users", "add", "pm1", "--name", "Again", "--role", "pm", code=1)  # ids never reused
+    receiver = enrol_cli(cdmo, USERS, PASSWORD)
+    out = cdmo(
+        "users", "add", "pm1", "--name", "Again", "--role", "pm", "--by", "admin1",
+        "--notify", receiver.url("/again"), code=1,
+    )  # fmt: skip
+    assert "never reused" in out
+    receiver.stop()
 
     team = [x for t in TEAM for x in ("--team", t)]
     out = cdmo(

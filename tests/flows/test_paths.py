@@ -26,7 +26,9 @@ pytestmark = pytest.mark.slow
 def _open_mini(orch: Orchestra, prefix: str, ctx=None) -> str:
     ctx = ctx or orch.ctx()
     code = orch.new_code(prefix)
-    service.start_project(ctx, code, "mini-programme", "Helix Bio", MINI_TEAM, by="pm1")
+    service.start_project(
+        ctx, code, "mini-programme", "Helix Bio", MINI_TEAM, by="pm1", password=PASSWORD
+    )
     submit_all(orch, code, "design", ctx)
     return code
 
@@ -67,9 +69,9 @@ def test_hold_and_resume_finish_and_recreate_the_run(orchestra: Orchestra) -> No
     orch = orchestra
     code = _open_mini(orch, "HOLD")
     orch.wait_waiting(code, "design-review")
-    service.hold_project(orch.ctx(), code, "pm1", "funding review")
+    service.hold_project(orch.ctx(), code, "pm1", "funding review", password=PASSWORD)
     wait_for(lambda: all(r.state.is_completed() for r in orch.gate_runs(code)), 60, "run finished")
-    service.resume_project(orch.ctx(), code, "pm1", "funding confirmed")
+    service.resume_project(orch.ctx(), code, "pm1", "funding confirmed", password=PASSWORD)
     orch.wait_waiting(code, "design-review")
     assert len(orch.gate_runs(code)) == 2
     orch.sign_ui(code, "design-review", "pm1", "pm")
@@ -122,7 +124,9 @@ def test_action_flows_reconcile_artifacts_and_events(orchestra: Orchestra) -> No
     code = orch.new_code("ACT")
     # Commands made without the hook (as if Prefect were down): no run is created...
     plain = orch.plain()
-    service.start_project(plain, code, "mini-programme", "Helix Bio", MINI_TEAM, by="pm1")
+    service.start_project(
+        plain, code, "mini-programme", "Helix Bio", MINI_TEAM, by="pm1", password=PASSWORD
+    )
     assert orch.gate_runs(code) == []
     # ... an action deployment then changes the project through its parameter form ...
     fr = run_deployment(

@@ -54,11 +54,13 @@ def test_worker_on_a_postgres_backed_server(
 
     from cdmo_workflow.orchestration.server import PrefectServer, free_port
 
-    ctx = service.open_context(db_url=pg_url, definitions=ROOT, prefect_hooks=False)
+    ctx = service.open_context(db_url=pg_url, definitions=ROOT)
     ctx.db.migrate()
     for uid, (name, roles) in USERS.items():
-        service.add_user(ctx, uid, name, roles, PASSWORD)
-    service.start_project(ctx, "PG-1", "api-clinical-program", "Orion", API_TEAM, by="pm1")
+        service.provision_user(ctx, uid, name, roles, PASSWORD)
+    service.start_project(
+        ctx, "PG-1", "api-clinical-program", "Orion", API_TEAM, by="pm1", password=PASSWORD
+    )
 
     server = PrefectServer(
         tmp_path / "prefect",

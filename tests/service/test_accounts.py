@@ -14,16 +14,16 @@ PW = "first-password-1"
 
 
 def _ctx(db_url: str, **settings: object) -> service.Context:
-    return service.open_context(db_url=db_url, definitions=DEFS, prefect_hooks=False, **settings)
+    return service.open_context(db_url=db_url, definitions=DEFS, **settings)
 
 
 @pytest.fixture
 def ctx(db_url: str) -> service.Context:
     c = _ctx(db_url)
-    service.add_user(c, "pm", "Pat Manager", ["pm"], PW)
-    service.add_user(c, "qa1", "Dr. Q. One", ["qa"], PW)
-    service.add_user(c, "mfg", "Max Production", ["mfg"], PW)
-    service.add_user(c, "root", "Ada Admin", ["admin"], PW)
+    service.provision_user(c, "pm", "Pat Manager", ["pm"], PW)
+    service.provision_user(c, "qa1", "Dr. Q. One", ["qa"], PW)
+    service.provision_user(c, "mfg", "Max Production", ["mfg"], PW)
+    service.provision_user(c, "root", "Ada Admin", ["admin"], PW)
     service.start_project(
         c, "ACC-1", "mini", "Acme", {"pm": ["pm"], "qa": ["qa1"], "mfg": ["mfg"]}, "pm"
     )
@@ -89,7 +89,7 @@ def test_deactivated_user_cannot_sign_and_id_is_not_reused(ctx: service.Context)
         _sign(ctx, PW)
     assert refused.value.rule == "user-inactive"
     with pytest.raises(service.Refused):
-        service.add_user(ctx, "qa1", "Someone Else", ["qa"], PW)
+        service.provision_user(ctx, "qa1", "Someone Else", ["qa"], PW)
 
 
 def test_password_ageing(ctx: service.Context, db_url: str) -> None:
