@@ -343,6 +343,18 @@ def _authenticate(ctx: Context, command: Command) -> tuple[StoredUser | None, st
         return None, None
     cred = command.credential
     user = cred.user if cred is not None else command.actor
+    if needed == "password" and (cred is None or cred.password is None):
+        _refuse(
+            ctx,
+            command,
+            RuleViolation(
+                "password-required",
+                f"`{command.authority.command}` needs the password of {user!r} "
+                "(CDMO_PASSWORD or the prompt) at every use; a session is not enough "
+                "(an electronic signature re-authenticates, Part 11.200)",
+                user=user,
+            ),
+        )
     if cred is None or cred.kind == "none":
         _refuse(
             ctx,
@@ -351,18 +363,6 @@ def _authenticate(ctx: Context, command: Command) -> tuple[StoredUser | None, st
                 "credential-required",
                 f"`{command.authority.command}` needs the credential of {user!r}: the password "
                 "(CDMO_PASSWORD or the prompt) or a session from `cdmo login`",
-                user=user,
-            ),
-        )
-    assert cred is not None
-    if needed == "password" and cred.password is None:
-        _refuse(
-            ctx,
-            command,
-            RuleViolation(
-                "password-required",
-                f"`{command.authority.command}` is an electronic signature: {user!r} must enter "
-                "the password at every signing (Part 11.200); a session is not enough",
                 user=user,
             ),
         )
