@@ -23,16 +23,24 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable
-from datetime import timedelta
-from typing import TYPE_CHECKING, Literal
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from argon2 import PasswordHasher
 from argon2 import Type as Argon2Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
 if TYPE_CHECKING:
-    from cdmo_workflow.service.ports import UnitOfWork
-    from cdmo_workflow.store.repositories import StoredUser
+    from cdmo_workflow.store.repositories import StoredUser, UserRepository
+
+
+class UnitOfWork(Protocol):
+    """What authentication needs of a unit of work: the users and the database clock."""
+
+    users: UserRepository
+
+    def now(self) -> datetime: ...
+
 
 MEANINGS = ("approval", "review", "responsibility", "authorship")
 MIN_PASSWORD_LENGTH = 8

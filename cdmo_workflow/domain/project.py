@@ -16,7 +16,7 @@ from ..spec.models import Decision, GateDef, PhaseDef, ProcessSnapshot
 from . import events as ev
 from .errors import NotFound, RuleViolation
 from .events import DomainEvent
-from .forecast import baseline_of
+from .plan import baseline_of
 from .records import (
     CONSERVATISM,
     VETO_DECISIONS,
