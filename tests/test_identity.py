@@ -1,4 +1,4 @@
-"""Credentials: argon2id hashes (scrypt upgraded), password rules, authentication and lockout (both databases)."""
+"""Credentials: argon2id hashes (scrypt upgraded), rules, authentication and lockout."""
 
 from __future__ import annotations
 
