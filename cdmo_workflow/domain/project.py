@@ -34,6 +34,7 @@ from .records import (
     parse_time,
     sha256_of,
 )
+from .signing_rules import SIGNING_RULES, Attempt
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,7 @@ class Project:
 
     # ------------------------------------------------------------------ guards
 
-    def _require_active(self, action: str) -> None:
+    def require_active(self, action: str) -> None:
         if self.state != ProjectState.ACTIVE:
             raise RuleViolation(
                 "project-not-active",
@@ -261,7 +262,7 @@ class Project:
                 state=self.state.value,
             )
 
-    def _require_role(self, user: str, role: str, action: str) -> None:
+    def require_role(self, user: str, role: str, action: str) -> None:
         if user not in self.team.get(role, []):
             held = self.roles_of(user)
             raise RuleViolation(
@@ -296,10 +297,10 @@ class Project:
         if ddef is None:
             known = ", ".join(d.id for d in pdef.deliverables) or "none"
             raise NotFound("deliverable", deliverable_id, f"phase {phase_id} has: {known}")
-        self._require_active("submit a deliverable")
+        self.require_active("submit a deliverable")
         _require_evidence(evidence)
         run = self._require_phase_active(phase_id, f"submit deliverable {deliverable_id!r}")
-        self._require_role(by, ddef.owner, f"submit deliverable {deliverable_id!r}")
+        self.require_role(by, ddef.owner, f"submit deliverable {deliverable_id!r}")
         old = run.deliverables.get(deliverable_id)
         run.deliverables[deliverable_id] = Evidence(by=by, evidence=evidence, at=now)
         run.contributors.add(by)
@@ -325,10 +326,10 @@ class Project:
         if cdef is None:
             known = ", ".join(c.id for c in gdef.checks) or "none"
             raise NotFound("check", check_id, f"gate {gate_id} has: {known}")
-        self._require_active("confirm a check")
+        self.require_active("confirm a check")
         _require_evidence(evidence)
         run = self._require_phase_active(pdef.id, f"confirm check {check_id!r}")
-        self._require_role(by, cdef.confirmed_by, f"confirm check {check_id!r}")
+        self.require_role(by, cdef.confirmed_by, f"confirm check {check_id!r}")
         old = run.checks.get(check_id)
         run.checks[check_id] = Evidence(by=by, evidence=evidence, at=now)
         run.contributors.add(by)
@@ -352,7 +353,7 @@ class Project:
         if cond is None:
             known = ", ".join(c.id for c in self.conditions) or "none"
             raise NotFound("condition", condition_id, f"project {self.code} has: {known}")
-        self._require_active("close a condition")
+        self.require_active("close a condition")
         _require_evidence(evidence)
         if cond.state != "open":
             raise RuleViolation(
@@ -399,87 +400,27 @@ class Project:
         comment: str | None = None,
         conditions: Iterable[str] = (),
     ) -> Change:
-        """Record an electronic signature on the gate's open review, then decide if due."""
+        """Record an electronic signature on the gate's open review, then decide if due.
+
+        The signature must pass every rule of ``signing_rules.SIGNING_RULES``, in order.
+        """
         gdef, pdef = self.gate_def(gate_id)
-        self._require_active(f"sign gate {gate_id!r}")
-        review = self.open_review(gate_id)
-        if review is None:
-            state = self.phases[pdef.id].state.value
-            raise RuleViolation(
-                "gate-not-open",
-                f"gate {gate_id!r} is not open for signature (phase {pdef.id!r} is {state})",
-                gate=gate_id,
-                phase=pdef.id,
-            )
-        quota = next((q for q in gdef.signoffs if q.role == role), None)
-        if quota is None:
-            roles = ", ".join(q.role for q in gdef.signoffs)
-            raise RuleViolation(
-                "role-not-in-gate",
-                f"role {role!r} does not sign gate {gate_id!r} (it needs: {roles})",
-                gate=gate_id,
-                role=role,
-            )
-        self._require_role(signer.user, role, f"sign gate {gate_id!r} as {role!r}")
-        if any(s.user == signer.user for s in review.signatures):
-            prior = next(s for s in review.signatures if s.user == signer.user)
-            raise RuleViolation(
-                "already-signed",
-                f"user {signer.user!r} already signed gate {gate_id!r} (review {review.number}) "
-                f"as {prior.role!r} at {iso(prior.signed_at)}; a person counts once per gate",
-                user=signer.user,
-                gate=gate_id,
-            )
-        if sum(1 for s in review.signatures if s.role == role) >= quota.min:
-            raise RuleViolation(
-                "quota-met",
-                f"the {role!r} quota of gate {gate_id!r} is already met",
-                gate=gate_id,
-                role=role,
-            )
-        if quota.independent and signer.user in self.phases[pdef.id].contributors:
-            raise RuleViolation(
-                "not-independent",
-                f"user {signer.user!r} submitted a deliverable or confirmed a check of phase "
-                f"{pdef.id!r} and cannot sign gate {gate_id!r} as independent role {role!r}",
-                user=signer.user,
-                gate=gate_id,
-                role=role,
-            )
-        try:
-            dec = Decision(decision)
-        except ValueError:
-            dec = None
-        if dec is None or dec not in gdef.decisions:
-            allowed = ", ".join(d.value for d in gdef.decisions)
-            raise RuleViolation(
-                "decision-not-allowed",
-                f"decision {str(decision)!r} is not allowed at gate {gate_id!r} "
-                f"(allowed: {allowed})",
-                gate=gate_id,
-                decision=str(decision),
-            )
-        try:
-            mean = Meaning(meaning)
-        except ValueError:
-            raise RuleViolation(
-                "invalid-meaning",
-                f"meaning {str(meaning)!r} is not one of: {', '.join(m.value for m in Meaning)}",
-                meaning=str(meaning),
-            ) from None
-        conds = [c.strip() for c in conditions if c.strip()]
-        if dec == Decision.CONDITIONAL_GO and not conds:
-            raise RuleViolation(
-                "conditions-required",
-                "a conditional-go needs at least one condition (--condition TEXT)",
-                gate=gate_id,
-            )
-        if conds and dec != Decision.CONDITIONAL_GO:
-            raise RuleViolation(
-                "conditions-need-conditional-go",
-                f"conditions can only be attached to a conditional-go, not to {dec.value}",
-                gate=gate_id,
-            )
+        attempt = Attempt(
+            project=self,
+            gate_id=gate_id,
+            gate=gdef,
+            phase=pdef,
+            signer=signer,
+            role=role,
+            decision=str(decision),
+            meaning=str(meaning),
+            conditions=[c.strip() for c in conditions if c.strip()],
+        )
+        for rule in SIGNING_RULES:
+            rule.check(attempt)
+        review, quota = attempt.open_review(), attempt.quota
+        dec, mean, conds = attempt.parsed_decision, attempt.parsed_meaning, attempt.conditions
+        assert quota is not None and dec is not None and mean is not None
         signature = Signature(
             user=signer.user,
             name=signer.name,
@@ -518,7 +459,7 @@ class Project:
     def put_on_hold(self, by: str, reason: str, now: datetime) -> Change:
         """The project manager pauses the project; nothing can be submitted or signed."""
         self._require_manager(by, "put the project on hold")
-        self._require_active("put it on hold")
+        self.require_active("put it on hold")
         _require_reason(reason)
         self.state = ProjectState.ON_HOLD
         self.hold = Hold(by=by, reason=reason, at=now)
@@ -549,7 +490,7 @@ class Project:
         return Change("project.resume", self.code, hold.to_dict(), {"state": "active"})
 
     def _require_manager(self, by: str, action: str) -> None:
-        self._require_role(by, self.snapshot.process.manager_role, action)
+        self.require_role(by, self.snapshot.process.manager_role, action)
 
     # ------------------------------------------------------------------ transitions
 
