@@ -6,6 +6,13 @@
 ``CDMO_RELAY_MAX_ATTEMPTS``, ``CDMO_RELAY_BACKOFF_SECONDS``, ``CDMO_RELAY_BATCH``
 ``CDMO_LOCK_AFTER``     failed sign-ins before an account locks (default 5)
 ``CDMO_PASSWORD_MAX_AGE_DAYS``  password ageing; 0 (default) turns it off
+``CDMO_AUDIT_KEY_FILE`` Ed25519 key that signs audit checkpoints (created 0600 on first use;
+                        default ``audit-key.pem`` in the local state folder, see below)
+``CDMO_CHECKPOINT_DIR`` append-only checkpoint log, one JSON-lines file per chain (default
+                        ``checkpoints/`` in the local state folder)
+
+The local state folder is the folder of the SQLite database file when the database is one
+(``.cdmo/`` for the default URL), else ``.cdmo/`` in the working directory.
 """
 
 from __future__ import annotations
@@ -16,6 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite:///.cdmo/cdmo.db"
+DEFAULT_STATE_DIR = Path(".cdmo")
+
+
+def state_dir(database_url: str) -> Path:
+    """The local state folder: the SQLite file's folder, else ``.cdmo`` in the cwd."""
+    scheme, sep, rest = database_url.partition(":///")
+    if sep and scheme.split("+")[0] == "sqlite":
+        path = rest.split("?", 1)[0]
+        if path and path != ":memory:" and not path.startswith("file:"):
+            return Path(path).expanduser().parent
+    return DEFAULT_STATE_DIR
 
 
 def mask_url(url: str) -> str:
@@ -67,13 +85,18 @@ class Settings:
     relay_batch_size: int = 50
     lock_after: int = 5
     password_max_age_days: int = 0
+    audit_key_file_override: Path | None = None
+    checkpoint_dir_override: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         ui = (env.get("CDMO_UI_URL") or "").strip() or None
+        url = (env.get("CDMO_DATABASE_URL") or "").strip() or DEFAULT_DATABASE_URL
+        key_file = (env.get("CDMO_AUDIT_KEY_FILE") or "").strip()
+        checkpoints = (env.get("CDMO_CHECKPOINT_DIR") or "").strip()
         return cls(
-            database_url=(env.get("CDMO_DATABASE_URL") or "").strip() or DEFAULT_DATABASE_URL,
+            database_url=url,
             definitions_dir=Path(env.get("CDMO_DEFINITIONS") or Path.cwd()),
             ui_url=ui.rstrip("/") if ui else None,
             relay_max_attempts=_int(env, "CDMO_RELAY_MAX_ATTEMPTS", 8),
@@ -81,7 +104,23 @@ class Settings:
             relay_batch_size=_int(env, "CDMO_RELAY_BATCH", 50),
             lock_after=_int(env, "CDMO_LOCK_AFTER", 5),
             password_max_age_days=_int(env, "CDMO_PASSWORD_MAX_AGE_DAYS", 0),
+            audit_key_file_override=Path(key_file) if key_file else None,
+            checkpoint_dir_override=Path(checkpoints) if checkpoints else None,
         )
+
+    @property
+    def audit_key_file(self) -> Path:
+        """``CDMO_AUDIT_KEY_FILE``, else ``audit-key.pem`` in the local state folder."""
+        if self.audit_key_file_override is not None:
+            return self.audit_key_file_override
+        return state_dir(self.database_url) / "audit-key.pem"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """``CDMO_CHECKPOINT_DIR``, else ``checkpoints/`` in the local state folder."""
+        if self.checkpoint_dir_override is not None:
+            return self.checkpoint_dir_override
+        return state_dir(self.database_url) / "checkpoints"
 
     @property
     def database_url_masked(self) -> str:
@@ -94,7 +133,9 @@ class Settings:
             f"relay_max_attempts={self.relay_max_attempts}, "
             f"relay_backoff_seconds={self.relay_backoff_seconds}, "
             f"relay_batch_size={self.relay_batch_size}, lock_after={self.lock_after}, "
-            f"password_max_age_days={self.password_max_age_days})"
+            f"password_max_age_days={self.password_max_age_days}, "
+            f"audit_key_file={str(self.audit_key_file)!r}, "
+            f"checkpoint_dir={str(self.checkpoint_dir)!r})"
         )
 
 

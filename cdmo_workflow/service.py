@@ -75,9 +75,11 @@ class Context:
     @property
     def db(self) -> Any:
         if self._db is None:
+            from .audit import checkpoint_listeners
             from .store import Database
 
-            self._db = Database(self.settings.database_url)
+            listeners = checkpoint_listeners(self.settings)  # signed heads after each commit
+            self._db = Database(self.settings.database_url, commit_listeners=listeners)
         return self._db
 
     @property

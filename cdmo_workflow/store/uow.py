@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -12,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from cdmo_workflow.store.engine import make_engine, migrate, translate_connect_errors
 from cdmo_workflow.store.repositories import (
+    AuditHead,
     AuditRepository,
     IdempotencyRepository,
     OutboxRepository,
@@ -20,6 +23,18 @@ from cdmo_workflow.store.repositories import (
     SnapshotRepository,
     UserRepository,
 )
+
+log = logging.getLogger("cdmo_workflow.store")
+
+
+class CommitListener(Protocol):
+    """Called after a successful ``commit()`` with the newest row appended to each chain.
+
+    The audit package's checkpoint writer is one (``cdmo_workflow.audit.CheckpointWriter``).
+    A listener that raises is logged; it never undoes the committed transaction.
+    """
+
+    def __call__(self, heads: Sequence[AuditHead]) -> None: ...
 
 
 class UnitOfWork:
@@ -39,9 +54,16 @@ class UnitOfWork:
     idempotency: IdempotencyRepository
     sla: SlaNoticeRepository
 
-    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        read_only: bool = False,
+        commit_listeners: Iterable[CommitListener] = (),
+    ) -> None:
         self.engine = engine
         self.read_only = read_only
+        self.commit_listeners = list(commit_listeners)
         self._committed = False
         self._open = False
 
@@ -92,9 +114,23 @@ class UnitOfWork:
     def commit(self) -> None:
         self.session.commit()
         self._committed = True
+        appended, self.audit.appended = self.audit.appended, []
+        if appended and self.commit_listeners:
+            last: dict[str, AuditHead] = {}
+            for head in appended:
+                if head.chain not in last or head.seq > last[head.chain].seq:
+                    last[head.chain] = head
+            heads = list(last.values())
+            for listener in self.commit_listeners:
+                try:
+                    listener(heads)
+                except Exception:  # the transaction is committed; verify will see the gap
+                    log.error("commit listener %r failed", listener, exc_info=True)
 
     def rollback(self) -> None:
         self.session.rollback()
+        if self._open:
+            self.audit.appended = []
 
     @property
     def committed(self) -> bool:
@@ -104,13 +140,20 @@ class UnitOfWork:
 class Database:
     """The engine for one URL plus ``unit_of_work()``, which migrates on first use."""
 
-    def __init__(self, url: str | None = None, *, auto_migrate: bool = True) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        auto_migrate: bool = True,
+        commit_listeners: Iterable[CommitListener] = (),
+    ) -> None:
         if url is None:
             from cdmo_workflow.config import Settings
 
             url = Settings.from_env().database_url
         self.url = url
         self.auto_migrate = auto_migrate
+        self.commit_listeners: list[CommitListener] = list(commit_listeners)
         self._migrated = False
 
     @property
@@ -124,7 +167,7 @@ class Database:
     def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
         if self.auto_migrate and not self._migrated:
             self.migrate()
-        return UnitOfWork(self.engine, read_only=read_only)
+        return UnitOfWork(self.engine, read_only=read_only, commit_listeners=self.commit_listeners)
 
     @property
     def dialect(self) -> str:
