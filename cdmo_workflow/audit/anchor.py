@@ -122,6 +122,7 @@ def _valid_checkpoints(
     unreadable: Iterable[UnreadableLine],
     keys: Mapping[str, PublicKey],
     report: ChainReport,
+    conflicts: list[str],
 ) -> list[Checkpoint]:
     for bad in unreadable:
         report.problems.append(
@@ -145,9 +146,10 @@ def _valid_checkpoints(
             continue
         other = valid.get(cp.seq)
         if other is not None and other.hash != cp.hash:
-            report.problems.append(
-                f"chain {chain}: the checkpoints on lines {other.line} and {cp.line} of "
-                f"{file_name} record different hashes for seq {cp.seq}"
+            conflicts.append(
+                f"chain {chain}: the checkpoints of {other.when()} and {cp.when()} record "
+                f"different hashes for seq {cp.seq} ({short(other.hash)} and {short(cp.hash)}): "
+                f"rows from seq {cp.seq} on were deleted and written again"
             )
             continue
         valid.setdefault(cp.seq, cp)
@@ -216,7 +218,8 @@ def check(
     for chain, group in itertools.groupby(walk(rows), key=lambda item: item[0]["chain"]):
         report = ChainReport(chain)
         file_name, cps, bad = checkpoints.get(chain, (f"{chain}.jsonl", [], []))
-        valid = _valid_checkpoints(chain, file_name, cps, bad, keys, report)
+        conflicts: list[str] = []
+        valid = _valid_checkpoints(chain, file_name, cps, bad, keys, report, conflicts)
         want = {cp.seq for cp in valid}
         seen: dict[int, str] = {}
         for row, problem in group:
@@ -227,13 +230,16 @@ def check(
             if row["seq"] in want:
                 seen[row["seq"]] = row["hash"]
         _against_checkpoints(report, valid, seen, any_checkpoints)
+        report.problems.extend(conflicts)
         reports[chain] = report
     for chain, (file_name, cps, bad) in checkpoints.items():
         if chain in reports:
             continue
         report = ChainReport(chain)
-        valid = _valid_checkpoints(chain, file_name, cps, bad, keys, report)
+        conflicts = []
+        valid = _valid_checkpoints(chain, file_name, cps, bad, keys, report, conflicts)
         _against_checkpoints(report, valid, {}, any_checkpoints)
+        report.problems.extend(conflicts)
         reports[chain] = report
     chains = [reports[c] for c in sorted(reports)]
     problems = [p for c in chains for p in c.problems]

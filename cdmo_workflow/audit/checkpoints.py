@@ -179,6 +179,11 @@ class CheckpointWriter:
                 self._key = key
             return self._key
 
+    def reload(self) -> None:
+        """Forget the loaded key (after a rotation, the next commit loads the new one)."""
+        with self._lock:
+            self._key = None
+
     def __call__(self, heads: Sequence[Any]) -> None:
         key = self.key
         now = datetime.now(UTC)
