@@ -58,6 +58,8 @@ def signatures(row: Mapping[str, Any]) -> list[str]:
     """The signature manifestations (11.50) carried by one audit row, as readable lines."""
     from cdmo_workflow.identity import manifestation
 
+    if row.get("outcome") == "refused":  # an attempt the engine refused signs nothing
+        return []
     found: list[Mapping[str, Any]] = []
     new = row.get("new")
     if isinstance(new, Mapping) and (
@@ -85,6 +87,71 @@ def signatures(row: Mapping[str, Any]) -> list[str]:
         )
         for sig in found
     ]
+
+
+def signature_records(row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The accepted signatures of one row as fields (printed name, user, role, time, meaning,
+    decision, record hash), for tables; refused rows carry none."""
+    if row.get("outcome") == "refused":
+        return []
+    found: list[Mapping[str, Any]] = []
+    new = row.get("new")
+    if isinstance(new, Mapping) and (
+        row.get("action") == "gate.sign" or {"meaning", "signed_at"} <= new.keys()
+    ):
+        found.append(new)
+    for ev in row.get("events") or []:
+        data = ev.get("data") if isinstance(ev, Mapping) else None
+        if (
+            isinstance(data, Mapping)
+            and ev.get("name") == "gate.signed"
+            and "meaning" in data
+            and not any(_same_signature(data, f) for f in found)
+        ):
+            found.append(data)
+    return [
+        {
+            "name": str(sig.get("name") or sig.get("user") or "?"),
+            "user": sig.get("user"),
+            "role": sig.get("role"),
+            "signed_at": readable_time(sig.get("signed_at") or row.get("at")),
+            "meaning": sig.get("meaning"),
+            "decision": sig.get("decision"),
+            "record_hash": sig.get("record_hash"),
+            "gate": sig.get("gate") or (new.get("gate") if isinstance(new, Mapping) else None),
+            "comment": sig.get("comment"),
+        }
+        for sig in found
+    ]
+
+
+def reasons(row: Mapping[str, Any]) -> list[str]:
+    """Why an accepted command was done, as the person gave it: the reason of a hold, resume,
+    reset, deactivation or kill, the evidence closing a condition, a signer's comment."""
+    if row.get("outcome") == "refused":
+        return []
+    out: list[str] = []
+
+    def add(label: str, value: Any) -> None:
+        text = f"{label}: {value}"
+        if value and isinstance(value, str) and text not in out:
+            out.append(text)
+
+    new, old = row.get("new"), row.get("old")
+    for value in (new, old) if row.get("action") != "project.resume" else (new,):
+        if isinstance(value, Mapping):
+            add("reason", value.get("reason"))
+    for ev in row.get("events") or []:
+        data = ev.get("data") if isinstance(ev, Mapping) else None
+        if isinstance(data, Mapping):
+            add("reason", data.get("reason"))
+            if ev.get("name") == "gate.decided" and data.get("outcome"):
+                add("gate decided", data.get("outcome"))
+    if isinstance(new, Mapping):
+        add("comment", new.get("comment"))
+        if row.get("action") == "condition.close":
+            add("evidence", new.get("evidence") or new.get("closed_evidence"))
+    return out
 
 
 def _same_signature(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
