@@ -10,6 +10,7 @@
                         default ``audit-key.pem`` in the local state folder, see below)
 ``CDMO_CHECKPOINT_DIR`` append-only checkpoint log, one JSON-lines file per chain (default
                         ``checkpoints/`` in the local state folder)
+``CDMO_CHECKPOINT_FSYNC`` ``1`` to fsync each checkpoint line before a command returns
 
 The local state folder is the folder of the SQLite database file when the database is one
 (``.cdmo/`` for the default URL), else ``.cdmo/`` in the working directory.
@@ -87,6 +88,7 @@ class Settings:
     password_max_age_days: int = 0
     audit_key_file_override: Path | None = None
     checkpoint_dir_override: Path | None = None
+    checkpoint_fsync: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -106,6 +108,8 @@ class Settings:
             password_max_age_days=_int(env, "CDMO_PASSWORD_MAX_AGE_DAYS", 0),
             audit_key_file_override=Path(key_file) if key_file else None,
             checkpoint_dir_override=Path(checkpoints) if checkpoints else None,
+            checkpoint_fsync=(env.get("CDMO_CHECKPOINT_FSYNC") or "").strip().lower()
+            in ("1", "true", "yes", "on"),
         )
 
     @property

@@ -62,7 +62,13 @@ __all__ = [
 
 def checkpoint_listeners(settings: Any) -> list[CheckpointWriter]:
     """The commit listeners of a command's ``Database(url, commit_listeners=...)``."""
-    return [CheckpointWriter(Path(settings.checkpoint_dir), Path(settings.audit_key_file))]
+    return [
+        CheckpointWriter(
+            Path(settings.checkpoint_dir),
+            Path(settings.audit_key_file),
+            fsync=bool(getattr(settings, "checkpoint_fsync", False)),
+        )
+    ]
 
 
 def current_key(settings: Any) -> str | None:
