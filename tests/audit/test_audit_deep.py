@@ -10,8 +10,10 @@ import sqlalchemy as sa
 from audit_support import behind_the_engine, open_ctx, rehash_from, report, rows_of_typed
 from programme import add_team, run_programme
 from sqlalchemy.engine import Connection
+from typer.testing import CliRunner
 
 from cdmo_workflow import service
+from cdmo_workflow.cli import app
 from cdmo_workflow.store.tables import audit_events, projects
 
 CODE = "P-DEEP"
@@ -93,6 +95,18 @@ def test_a_document_edited_behind_the_engine(ctx: service.Context) -> None:
         f"project {CODE}: the document says phase {edit.phase} is active, but its audit trail "  # type: ignore[attr-defined]
         "leaves it completed"
     ) in rep.problems
+    env = {
+        "CDMO_DATABASE_URL": ctx.settings.database_url,
+        "CDMO_CHECKPOINT_DIR": str(ctx.settings.checkpoint_dir),
+        "CDMO_AUDIT_KEY_FILE": str(ctx.settings.audit_key_file),
+    }
+    runner = CliRunner()
+    shallow = runner.invoke(app, ["audit", "verify", CODE], env=env, catch_exceptions=False)
+    assert shallow.exit_code == 0, shallow.output
+    deep = runner.invoke(app, ["audit", "verify", CODE, "--deep"], env=env, catch_exceptions=False)
+    assert deep.exit_code == 1
+    assert deep.output.splitlines()[0] == f"audit trail BROKEN: {rep.problems[0]}"
+    assert "Traceback" not in deep.output and "{'" not in deep.output
 
 
 def test_a_signature_removed_from_the_document(ctx: service.Context) -> None:
