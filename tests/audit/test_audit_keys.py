@@ -122,3 +122,34 @@ def test_store_no_longer_imports_the_audit_package() -> None:
     for path in audit_dir.glob("*.py"):
         text = path.read_text()
         assert "store.tables" not in text and "sa.select" not in text, path.name
+
+
+def test_concurrent_commits_leave_every_row_covered(database: Database, tmp_path: Path) -> None:
+    """Writers racing on one chain: checkpoint lines may land out of seq order; all verify."""
+    import threading
+
+    from cdmo_workflow.audit import CheckpointWriter, check_database
+    from cdmo_workflow.store import ConcurrentUpdate
+
+    cps, key = tmp_path / "cps", tmp_path / "key.pem"
+    db = Database(database.url, commit_listeners=[CheckpointWriter(cps, key)])
+
+    def worker(n: int) -> None:
+        done = 0
+        while done < 15:
+            try:
+                with db.unit_of_work() as uow:
+                    uow.audit.append("RACE", f"w{n}", "x", "s")
+                    uow.commit()
+                done += 1
+            except ConcurrentUpdate:
+                continue
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rep = check_database(db, cps, key, "RACE")
+    assert rep.ok, rep.problems
+    assert rep.chains[0].rows == 60 and rep.chains[0].checkpoints == 60
