@@ -135,14 +135,14 @@ def read_chain(path: Path) -> tuple[list[Checkpoint], list[UnreadableLine]]:
 
 
 def chain_files(directory: Path) -> dict[str, Path]:
-    """chain -> its checkpoint file, for every ``*.jsonl`` file but the key copy."""
+    """chain -> its checkpoint file, for every ``*.jsonl`` file of the directory."""
     d = Path(directory)
     if not d.is_dir():
         return {}
     return {
         chain_of_file(p): p
         for p in sorted(d.iterdir())
-        if p.name.endswith(SUFFIX) and p.name != KEYS_FILE and p.is_file()
+        if p.name.endswith(SUFFIX) and p.is_file()
     }
 
 

@@ -4,7 +4,7 @@ The private key is a PEM file (PKCS#8, unencrypted) created on first use with ow
 permissions (0600). It never goes into the project database. Beside it, the keyring
 (``<key file>.keyring.jsonl``) keeps every public key the file ever held, one JSON line each,
 so checkpoints signed before a rotation still verify. The checkpoint directory gets a copy of
-each public key too (``keys.jsonl``), so a copy of that directory verifies on its own.
+each public key too (``public-keys.keyring``), so a copy of that directory verifies on its own.
 
 A key's fingerprint is the first 16 hex digits of SHA-256 over its 32 raw public bytes.
 
@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 PKCS8_ED25519_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
 PEM_HEADER = "-----BEGIN PRIVATE KEY-----"
 PEM_FOOTER = "-----END PRIVATE KEY-----"
-KEYS_FILE = "keys.jsonl"
+KEYS_FILE = "public-keys.keyring"
+"""The copy of the public keys in the checkpoint directory (JSON lines; never a chain file)."""
 
 
 class AuditKeyError(ValueError):
