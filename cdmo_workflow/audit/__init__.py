@@ -85,11 +85,21 @@ def current_key(settings: Any) -> str | None:
 
 
 def verify_all(
-    source: Any, settings: Any, chain: str | None = None, *, deep: bool = False
+    source: Any,
+    settings: Any,
+    chain: str | None = None,
+    *,
+    deep: bool = False,
+    expect_keys: frozenset[str] = frozenset(),
 ) -> AuditReport:
-    """Each chain (or one) against its checkpoints; with ``deep``, the documents as well."""
+    """Each chain (or one) against its checkpoints; with ``deep``, the documents as well;
+    with ``expect_keys``, only checkpoints signed by those keys count."""
     report = check_database(
-        source, Path(settings.checkpoint_dir), Path(settings.audit_key_file), chain
+        source,
+        Path(settings.checkpoint_dir),
+        Path(settings.audit_key_file),
+        chain,
+        expect_keys=expect_keys,
     )
     if deep:
         from .replay import deep_check

@@ -71,7 +71,7 @@ class AuditReport:
     problems: list[str]
     checkpoint_dir: str
     keys: list[str]
-    """Fingerprints of the public keys that signed the checkpoints checked."""
+    """Fingerprints of every public key that signed a valid checkpoint."""
     deep: bool = False
 
     @property
@@ -123,6 +123,7 @@ def _valid_checkpoints(
     keys: Mapping[str, PublicKey],
     report: ChainReport,
     conflicts: list[str],
+    expect_keys: frozenset[str] = frozenset(),
 ) -> list[Checkpoint]:
     for bad in unreadable:
         report.problems.append(
@@ -138,6 +139,8 @@ def _valid_checkpoints(
             )
             continue
         why = cp.verify(dict(keys))
+        if why is None and expect_keys and cp.key not in expect_keys:
+            why = f"is signed by key {cp.key}, not by the expected {', '.join(sorted(expect_keys))}"
         if why is not None:
             report.problems.append(
                 f"the checkpoint on line {cp.line} of {file_name} (chain {chain}, seq {cp.seq}) "
@@ -211,16 +214,19 @@ def check(
     keys: Mapping[str, PublicKey],
     *,
     checkpoint_dir: str,
+    expect_keys: frozenset[str] = frozenset(),
 ) -> AuditReport:
     """The pure check: ``rows`` in (chain, seq) order; ``checkpoints``: chain → (file, lines)."""
     any_checkpoints = any(cps or bad for _f, cps, bad in checkpoints.values())
+    signers: set[str] = set()
     reports: dict[str, ChainReport] = {}
     for chain, group in itertools.groupby(walk(rows), key=lambda item: item[0]["chain"]):
         report = ChainReport(chain)
         file_name, cps, bad = checkpoints.get(chain, (f"{chain}.jsonl", [], []))
         conflicts: list[str] = []
-        valid = _valid_checkpoints(chain, file_name, cps, bad, keys, report, conflicts)
+        valid = _valid_checkpoints(chain, file_name, cps, bad, keys, report, conflicts, expect_keys)
         want = {cp.seq for cp in valid}
+        signers.update(cp.key for cp in valid)
         seen: dict[int, str] = {}
         for row, problem in group:
             report.rows += 1
@@ -237,13 +243,14 @@ def check(
             continue
         report = ChainReport(chain)
         conflicts = []
-        valid = _valid_checkpoints(chain, file_name, cps, bad, keys, report, conflicts)
+        valid = _valid_checkpoints(chain, file_name, cps, bad, keys, report, conflicts, expect_keys)
+        signers.update(cp.key for cp in valid)
         _against_checkpoints(report, valid, {}, any_checkpoints)
         report.problems.extend(conflicts)
         reports[chain] = report
     chains = [reports[c] for c in sorted(reports)]
     problems = [p for c in chains for p in c.problems]
-    used = sorted({c.last_checkpoint.key for c in chains if c.last_checkpoint is not None})
+    used = sorted(signers)
     if problems:
         status: Status = "broken"
     elif not any_checkpoints:
@@ -270,11 +277,22 @@ def read_checkpoints(
 
 
 def check_database(
-    source: Source, checkpoint_dir: Path, key_file: Path, chain: str | None = None
+    source: Source,
+    checkpoint_dir: Path,
+    key_file: Path,
+    chain: str | None = None,
+    expect_keys: frozenset[str] = frozenset(),
 ) -> AuditReport:
-    """Every chain (or one) of the database against the checkpoint directory."""
+    """Every chain (or one) of the database against the checkpoint directory; with
+    ``expect_keys``, a checkpoint signed by any other key is a finding."""
     checkpoint_dir = Path(checkpoint_dir)
     cps = read_checkpoints(checkpoint_dir, chain)
     keys = trusted_keys(Path(key_file), checkpoint_dir)
     with unit_of_work(source) as uow:
-        return check(uow.audit.rows(chain), cps, keys, checkpoint_dir=str(checkpoint_dir))
+        return check(
+            uow.audit.rows(chain),
+            cps,
+            keys,
+            checkpoint_dir=str(checkpoint_dir),
+            expect_keys=expect_keys,
+        )

@@ -140,9 +140,7 @@ def chain_files(directory: Path) -> dict[str, Path]:
     if not d.is_dir():
         return {}
     return {
-        chain_of_file(p): p
-        for p in sorted(d.iterdir())
-        if p.name.endswith(SUFFIX) and p.is_file()
+        chain_of_file(p): p for p in sorted(d.iterdir()) if p.name.endswith(SUFFIX) and p.is_file()
     }
 
 

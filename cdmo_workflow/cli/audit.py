@@ -59,7 +59,11 @@ def audit_verify(
     ] = None,
     key: Annotated[
         str | None,
-        typer.Option("--key", help="With --bundle: the key fingerprint you expect it to hold."),
+        typer.Option(
+            "--key",
+            help="Key fingerprint(s) you expect (comma-separated): checkpoints signed by any "
+            "other key are reported; with --bundle, the bundle must hold it.",
+        ),
     ] = None,
 ) -> None:
     """Check the hash chain and every row against the signed checkpoints; exit 1 if broken.
@@ -72,7 +76,7 @@ def audit_verify(
         from ..audit.archive import BundleError, verify_bundle
 
         try:
-            report = verify_bundle(bundle, expect_key=key)
+            report = verify_bundle(bundle, expect_key=key.split(",")[0] if key else None)
         except BundleError as err:
             if json_out:
                 emit_json({"status": "broken", "ok": False, "problems": [str(err)]})
@@ -84,7 +88,8 @@ def audit_verify(
         ctx = context(db)
         if code is not None:
             _require_chain(ctx, code)
-        report = audit.verify_all(ctx.db, ctx.settings, code, deep=deep)
+        expect = frozenset(k.strip() for k in (key or "").split(",") if k.strip())
+        report = audit.verify_all(ctx.db, ctx.settings, code, deep=deep, expect_keys=expect)
     _print_report(report, json_out)
 
 

@@ -124,8 +124,8 @@ class UnitOfWork:
             for listener in self.commit_listeners:
                 try:
                     listener(heads)
-                except Exception:  # the transaction is committed; verify will see the gap
-                    log.error("commit listener %r failed", listener, exc_info=True)
+                except Exception as err:  # the transaction is committed; verify sees the gap
+                    log.error("commit listener %r failed: %s", listener, err)
 
     def rollback(self) -> None:
         self.session.rollback()

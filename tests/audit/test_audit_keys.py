@@ -56,7 +56,13 @@ def test_rotation_keeps_old_checkpoints_verifiable(sqlite_url: str) -> None:
     service.submit_deliverable(fresh, CODE, "scoping", "feasibility", user_of("pm"), "DMS-F")
     rep = report(fresh)
     assert rep.ok, rep.problems  # the old key's checkpoints still verify
-    assert rep.keys == [new]  # both chains' newest checkpoints are signed by the new key
+    assert rep.keys == sorted([old[0], new])
+    pinned = report_pinned(fresh, frozenset({new}))
+    assert (
+        not pinned.ok
+        and f"is signed by key {old[0]}, not by the expected {new}" in (pinned.problems[0])
+    )
+    assert report_pinned(fresh, frozenset({new, old[0]})).ok
     lines = (ctx.settings.checkpoint_dir / f"{CODE}.jsonl").read_text().splitlines()
     assert [json.loads(x)["key"] for x in lines] == [old[0]] * 3 + [new]
     ring = keys.read_keyring(keys.keyring_path(ctx.settings.audit_key_file))
@@ -64,6 +70,12 @@ def test_rotation_keeps_old_checkpoints_verifiable(sqlite_url: str) -> None:
     with fresh.db.unit_of_work() as uow:
         rotated = [r for r in uow.audit.rows("_system") if r["action"] == "audit.rotate-key"]
     assert rotated and rotated[0]["new"]["key"] == new and rotated[0]["old"] == {"key": old[0]}
+
+
+def report_pinned(ctx: service.Context, keys_: frozenset[str]) -> Any:
+    from cdmo_workflow import audit
+
+    return audit.verify_all(ctx.db, ctx.settings, expect_keys=keys_)
 
 
 def test_listeners_see_each_chains_newest_head_after_commit_only(
