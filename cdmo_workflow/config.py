@@ -9,6 +9,14 @@
 ``CDMO_SESSION_IDLE_MINUTES``, ``CDMO_SESSION_MAX_HOURS``  `cdmo login` timeouts (15 min, 12 h)
 ``CDMO_SESSION_FILE``   where `cdmo login` keeps its token (default ``~/.cdmo/session``; 0600)
 ``CDMO_ADMINS_MAY_SIGN``  1 lets accounts with the admin role sign gates (default: refused)
+``CDMO_AUDIT_KEY_FILE`` Ed25519 key that signs audit checkpoints (created 0600 on first use;
+                        default ``audit-key.pem`` in the local state folder, see below)
+``CDMO_CHECKPOINT_DIR`` append-only checkpoint log, one JSON-lines file per chain (default
+                        ``checkpoints/`` in the local state folder)
+``CDMO_CHECKPOINT_FSYNC`` ``1`` to fsync each checkpoint line before a command returns
+
+The local state folder is the folder of the SQLite database file when the database is one
+(``.cdmo/`` for the default URL), else ``.cdmo/`` in the working directory.
 """
 
 from __future__ import annotations
@@ -19,6 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite:///.cdmo/cdmo.db"
+DEFAULT_STATE_DIR = Path(".cdmo")
+
+
+def state_dir(database_url: str) -> Path:
+    """The local state folder: the SQLite file's folder, else ``.cdmo`` in the cwd."""
+    scheme, sep, rest = database_url.partition(":///")
+    if sep and scheme.split("+")[0] == "sqlite":
+        path = rest.split("?", 1)[0]
+        if path and path != ":memory:" and not path.startswith("file:"):
+            return Path(path).expanduser().parent
+    return DEFAULT_STATE_DIR
 
 
 def mask_url(url: str) -> str:
@@ -73,13 +92,19 @@ class Settings:
     session_idle_minutes: int = 15
     session_max_hours: int = 12
     admins_may_sign: bool = False
+    audit_key_file_override: Path | None = None
+    checkpoint_dir_override: Path | None = None
+    checkpoint_fsync: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         ui = (env.get("CDMO_UI_URL") or "").strip() or None
+        url = (env.get("CDMO_DATABASE_URL") or "").strip() or DEFAULT_DATABASE_URL
+        key_file = (env.get("CDMO_AUDIT_KEY_FILE") or "").strip()
+        checkpoints = (env.get("CDMO_CHECKPOINT_DIR") or "").strip()
         return cls(
-            database_url=(env.get("CDMO_DATABASE_URL") or "").strip() or DEFAULT_DATABASE_URL,
+            database_url=url,
             definitions_dir=Path(env.get("CDMO_DEFINITIONS") or Path.cwd()),
             ui_url=ui.rstrip("/") if ui else None,
             relay_max_attempts=_int(env, "CDMO_RELAY_MAX_ATTEMPTS", 8),
@@ -91,7 +116,25 @@ class Settings:
             session_max_hours=_int(env, "CDMO_SESSION_MAX_HOURS", 12),
             admins_may_sign=(env.get("CDMO_ADMINS_MAY_SIGN") or "").strip().lower()
             in ("1", "true", "yes", "on"),
+            audit_key_file_override=Path(key_file) if key_file else None,
+            checkpoint_dir_override=Path(checkpoints) if checkpoints else None,
+            checkpoint_fsync=(env.get("CDMO_CHECKPOINT_FSYNC") or "").strip().lower()
+            in ("1", "true", "yes", "on"),
         )
+
+    @property
+    def audit_key_file(self) -> Path:
+        """``CDMO_AUDIT_KEY_FILE``, else ``audit-key.pem`` in the local state folder."""
+        if self.audit_key_file_override is not None:
+            return self.audit_key_file_override
+        return state_dir(self.database_url) / "audit-key.pem"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """``CDMO_CHECKPOINT_DIR``, else ``checkpoints/`` in the local state folder."""
+        if self.checkpoint_dir_override is not None:
+            return self.checkpoint_dir_override
+        return state_dir(self.database_url) / "checkpoints"
 
     @property
     def database_url_masked(self) -> str:
@@ -106,7 +149,9 @@ class Settings:
             f"relay_batch_size={self.relay_batch_size}, lock_after={self.lock_after}, "
             f"password_max_age_days={self.password_max_age_days}, "
             f"session_idle_minutes={self.session_idle_minutes}, "
-            f"session_max_hours={self.session_max_hours}, admins_may_sign={self.admins_may_sign})"
+            f"session_max_hours={self.session_max_hours}, admins_may_sign={self.admins_may_sign}, "
+            f"audit_key_file={str(self.audit_key_file)!r}, "
+            f"checkpoint_dir={str(self.checkpoint_dir)!r})"
         )
 
 

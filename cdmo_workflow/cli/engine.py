@@ -1,8 +1,8 @@
-"""Engine commands: users, projects, deliverables, checks, conditions, gates and the audit trail."""
+"""Engine commands: users, projects, deliverables, checks, conditions and gates (the audit trail
+is ``cli/audit.py``)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -26,7 +26,6 @@ check_app = typer.Typer(help="Confirm a gate's must-meet checks.")
 condition_app = typer.Typer(help="Close conditions raised by a Conditional Go.")
 gate_app = typer.Typer(help="Sign gates (re-authenticates at every signature).")
 admin_app = typer.Typer(help="Set up the first administrator.")
-audit_app = typer.Typer(help="Verify and export the hash-chained audit trail.")
 
 By = Annotated[str, typer.Option("--by", help="User id of the person acting.")]
 Evidence = Annotated[
@@ -45,7 +44,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(check_app, name="check")
     app.add_typer(condition_app, name="condition")
     app.add_typer(gate_app, name="gate")
-    app.add_typer(audit_app, name="audit")
     app.add_typer(admin_app, name="admin")
     app.command("login")(login)
     app.command("logout")(logout)
@@ -599,56 +597,3 @@ def gate_sign(
             idempotency_key=idempotency_key,
         )
     _done(result, json_out, f"gate {gate} signed by {by} as {role}: {decision} ({meaning})")
-
-
-# ---------------------------------------------------------------------- audit
-
-
-@audit_app.command("verify")
-def audit_verify(
-    code: Annotated[str | None, typer.Argument(help="Project code (default: every chain).")] = None,
-    db: DbOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    """Recompute the hash chain; exit 1 naming the first broken event."""
-    from ..service import verify_audit
-
-    with errors():
-        result = verify_audit(context(db), code)
-    data = result.to_dict() if hasattr(result, "to_dict") else dict(vars(result))
-    if json_out:
-        emit_json(data)
-    if result.ok:
-        if not json_out:
-            typer.echo(f"audit trail intact: {result.checked} events verified")
-        return
-    broken = result.first_broken
-    if not json_out:
-        typer.echo(f"audit trail BROKEN after {result.checked} good events: {broken}", err=True)
-    raise typer.Exit(1)
-
-
-@audit_app.command("export")
-def audit_export(
-    code: str,
-    fmt: Annotated[str, typer.Option("--format", help="csv, json or html.")] = "csv",
-    out: Annotated[Path | None, typer.Option("--out", help="Write to a file.")] = None,
-    db: DbOption = None,
-) -> None:
-    """Export a project's audit trail with signature manifestations."""
-    from ..service import export_audit
-
-    if fmt not in ("csv", "json", "html"):
-        fail(f"unknown format {fmt!r}: use csv, json or html", 2)
-    with errors():
-        if fmt == "html":  # the inspector's printout (reports/audit_print.py)
-            from ..reports.audit_print import export_audit_html
-
-            text = export_audit_html(context(db), code)
-        else:
-            text = export_audit(context(db), code, "csv" if fmt == "csv" else "json")
-    if out is not None:
-        out.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {out}")
-    else:
-        typer.echo(text, nl=False)

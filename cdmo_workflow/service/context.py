@@ -33,9 +33,11 @@ class Context:
     @property
     def db(self) -> Database:
         if self.database is None:
+            from cdmo_workflow.audit import checkpoint_listeners
             from cdmo_workflow.store import Database as StoreDatabase
 
-            self.database = StoreDatabase(self.settings.database_url)
+            listeners = checkpoint_listeners(self.settings)  # signed heads after each commit
+            self.database = StoreDatabase(self.settings.database_url, commit_listeners=listeners)
         return self.database
 
     @property

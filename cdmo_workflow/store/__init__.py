@@ -24,17 +24,22 @@ from cdmo_workflow.store.errors import (
     UnknownUser,
 )
 from cdmo_workflow.store.repositories import (
+    AuditHead,
     AuditRecord,
+    ChainHead,
     OutboxRow,
     ProjectSummary,
     StoredProject,
     StoredUser,
     mask_target,
 )
-from cdmo_workflow.store.uow import Database, UnitOfWork
+from cdmo_workflow.store.uow import CommitListener, Database, UnitOfWork
 
 __all__ = [
+    "AuditHead",
     "AuditRecord",
+    "ChainHead",
+    "CommitListener",
     "ConcurrentUpdate",
     "Database",
     "DatabaseUnavailable",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.orm import Session
 
-from cdmo_workflow.audit import GENESIS_HASH, canonical_json, record_hash
+from cdmo_workflow.hashing import GENESIS_HASH, canonical_json, record_hash
 from cdmo_workflow.store import tables as t
 from cdmo_workflow.store.errors import (
     ConcurrentUpdate,
@@ -427,6 +427,27 @@ class AuditRecord:
     hash: str
 
 
+@dataclass(frozen=True)
+class AuditHead:
+    """The newest row a transaction appended to one chain (what a checkpoint signs)."""
+
+    chain: str
+    seq: int
+    hash: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """One chain in the database: how many rows, and its last row."""
+
+    chain: str
+    rows: int
+    seq: int
+    hash: str
+    at: datetime
+
+
 OUTCOMES = ("accepted", "refused")
 
 
@@ -434,6 +455,36 @@ class AuditRepository:
     def __init__(self, session: Session, now: Clock) -> None:
         self._s = session
         self._now = now
+        self.appended: list[AuditHead] = []
+        """Rows appended in this unit of work (the unit of work reports them after commit)."""
+
+    def rows(self, chain: str | None = None) -> Iterator[Mapping[str, Any]]:
+        """Every row of ``chain`` (or of all chains) in (chain, seq) order, streamed."""
+        c = t.audit_events.c
+        stmt = sa.select(t.audit_events).order_by(c.chain, c.seq)
+        if chain is not None:
+            stmt = stmt.where(c.chain == chain)
+        result = self._s.execute(stmt, execution_options={"yield_per": 1000})
+        yield from result.mappings()  # type: ignore[misc]
+
+    def heads(self, chain: str | None = None) -> builtins.list[ChainHead]:
+        """Each chain's row count and last row (one query for the counts, one per chain)."""
+        c = t.audit_events.c
+        stmt = sa.select(c.chain, sa.func.count(), sa.func.max(c.seq)).group_by(c.chain)
+        if chain is not None:
+            stmt = stmt.where(c.chain == chain)
+        out = []
+        for name, count, top in self._s.execute(stmt.order_by(c.chain)).all():
+            row = self._s.execute(
+                sa.select(c.hash, c.at).where(c.chain == name, c.seq == top)
+            ).one()
+            out.append(ChainHead(name, int(count), int(top), row.hash, row.at))
+        return out
+
+    def outcome_counts(self, chain: str) -> dict[str, int]:
+        c = t.audit_events.c
+        stmt = sa.select(c.outcome, sa.func.count()).where(c.chain == chain).group_by(c.outcome)
+        return {str(k): int(v) for k, v in self._s.execute(stmt).all()}
 
     def last(self, chain: str) -> AuditRecord | None:
         c = t.audit_events.c
@@ -503,6 +554,7 @@ class AuditRepository:
             ).scalar_one()
         except exc.IntegrityError:
             raise ConcurrentUpdate(chain, seq - 1, "the audit chain advanced") from None
+        self.appended.append(AuditHead(chain, seq, digest, when))
         return AuditRecord(id=new_id, **fields, prev_hash=prev, hash=digest)
 
 

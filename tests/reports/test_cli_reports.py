@@ -198,7 +198,7 @@ def test_audit_printout(demo_db: str, tmp_path: Path) -> None:
     _tamper(demo_db, "HX-042", 5)
     cdmo(demo_db, "audit", "export", "HX-042", "--format", "html", "--out", str(target))
     text = html.unescape(target.read_text())
-    assert "BROKEN." in text and "seq 5" in text and "hash mismatch" in text
+    assert "BROKEN." in text and "row seq 5 (id " in text and "does not match its hash" in text
     cdmo(demo_db, "audit", "export", "HX-042", "--format", "pdf", code=2)
 
 
