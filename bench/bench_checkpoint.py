@@ -64,15 +64,20 @@ def _command_costs(tmp: Path) -> dict[str, float]:
     ctx = service.open_context(
         db_url=url,
         definitions=DEFS,
-        prefect_hooks=False,
         checkpoint_dir_override=tmp / "checkpoints",
         audit_key_file_override=tmp / "audit-key.pem",
     )
-    service.add_user(ctx, "pm", "Pat Manager", ["pm"], PASSWORD)
-    service.add_user(ctx, "qa1", "QA One", ["qa"], PASSWORD)
-    service.add_user(ctx, "mfg", "Max Production", ["mfg"], PASSWORD)
+    service.provision_user(ctx, "pm", "Pat Manager", ["pm"], PASSWORD)
+    service.provision_user(ctx, "qa1", "QA One", ["qa"], PASSWORD)
+    service.provision_user(ctx, "mfg", "Max Production", ["mfg"], PASSWORD)
     service.start_project(
-        ctx, "BENCH-0", "mini", "Acme", {"pm": ["pm"], "qa": ["qa1"], "mfg": ["mfg"]}, "pm"
+        ctx,
+        "BENCH-0",
+        "mini",
+        "Acme",
+        {"pm": ["pm"], "qa": ["qa1"], "mfg": ["mfg"]},
+        "pm",
+        password=PASSWORD,
     )
     writer = ctx.db.commit_listeners[0]
     listener_us: list[float] = []
@@ -87,7 +92,9 @@ def _command_costs(tmp: Path) -> dict[str, float]:
 
     def submit() -> float:
         t = time.perf_counter()
-        service.submit_deliverable(ctx, "BENCH-0", "build", "d1", "mfg", f"DMS-{next(counter)}")
+        service.submit_deliverable(
+            ctx, "BENCH-0", "build", "d1", "mfg", f"DMS-{next(counter)}", password=PASSWORD
+        )
         return (time.perf_counter() - t) * 1000
 
     for _ in range(30):

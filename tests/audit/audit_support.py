@@ -16,23 +16,25 @@ from cdmo_workflow import audit, service
 from cdmo_workflow.hashing import record_hash
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from programme import ROLES, ROOT, add_team, user_of
+from programme import PASSWORD, ROLES, ROOT, add_team, user_of
 
 CODE = "BX-T"
 
 
 def open_ctx(db_url: str) -> service.Context:
-    return service.open_context(db_url, ROOT, prefect_hooks=False)
+    return service.open_context(db_url, ROOT)
 
 
 def small_trail(ctx: service.Context, code: str = CODE, rows: int = 6) -> None:
     """The team (8 rows on ``_system``), then ``code`` with ``rows`` rows, one commit each."""
     add_team(ctx)
     team = {role: [user_of(role)] for role in ROLES}
-    service.start_project(ctx, code, "api-clinical-program", "Helix Bio", team, user_of("pm"))
+    service.start_project(
+        ctx, code, "api-clinical-program", "Helix Bio", team, user_of("pm"), password=PASSWORD
+    )
     for i in range(rows - 1):
         service.submit_deliverable(
-            ctx, code, "scoping", "rfp-assessment", user_of("pm"), f"DMS-RFP-{i}"
+            ctx, code, "scoping", "rfp-assessment", user_of("pm"), f"DMS-RFP-{i}", password=PASSWORD
         )
 
 

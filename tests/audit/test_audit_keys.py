@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from audit_support import CODE, open_ctx, report, small_trail
-from programme import user_of
+from programme import PASSWORD, user_of
 from typer.testing import CliRunner
 
 from cdmo_workflow import service
@@ -53,7 +53,9 @@ def test_rotation_keeps_old_checkpoints_verifiable(sqlite_url: str) -> None:
     assert out.output.startswith(f"audit key rotated: {old[0]} → ")
     new = out.output.split("→ ")[1].split(";")[0]
     fresh = open_ctx(sqlite_url)  # a new process would load the new key
-    service.submit_deliverable(fresh, CODE, "scoping", "feasibility", user_of("pm"), "DMS-F")
+    service.submit_deliverable(
+        fresh, CODE, "scoping", "feasibility", user_of("pm"), "DMS-F", password=PASSWORD
+    )
     rep = report(fresh)
     assert rep.ok, rep.problems  # the old key's checkpoints still verify
     assert rep.keys == sorted([old[0], new])

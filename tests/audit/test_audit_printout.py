@@ -40,16 +40,22 @@ def drive(ctx: service.Context) -> None:
     """Scoping to its gate, a hold and resume, two wrong-password attempts, then a recycle."""
     add_team(ctx)
     team = {role: [user_of(role)] for role in ROLES}
-    service.start_project(ctx, CODE, "api-clinical-program", "Helix Bio", team, user_of("pm"))
+    service.start_project(
+        ctx, CODE, "api-clinical-program", "Helix Bio", team, user_of("pm"), password=PASSWORD
+    )
     snap = service.load_project(ctx, CODE).snapshot
     phase = snap.phase("scoping")
     for d in phase.deliverables:
         if d.required:
-            service.submit_deliverable(ctx, CODE, "scoping", d.id, user_of(d.owner), f"DMS-{d.id}")
+            service.submit_deliverable(
+                ctx, CODE, "scoping", d.id, user_of(d.owner), f"DMS-{d.id}", password=PASSWORD
+            )
     for c in snap.gates[phase.gate].checks:
-        service.confirm_check(ctx, CODE, phase.gate, c.id, user_of(c.confirmed_by), f"DMS-{c.id}")
-    service.hold_project(ctx, CODE, user_of("pm"), HOLD)
-    service.resume_project(ctx, CODE, user_of("pm"), RESUME)
+        service.confirm_check(
+            ctx, CODE, phase.gate, c.id, user_of(c.confirmed_by), f"DMS-{c.id}", password=PASSWORD
+        )
+    service.hold_project(ctx, CODE, user_of("pm"), HOLD, password=PASSWORD)
+    service.resume_project(ctx, CODE, user_of("pm"), RESUME, password=PASSWORD)
     for _ in range(2):
         with pytest.raises(service.Refused):
             service.sign_gate(

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from audit_support import (
     CODE,
+    PASSWORD,
     behind_the_engine,
     lose_checkpoints,
     open_ctx,
@@ -100,7 +101,9 @@ def test_the_next_command_does_not_hide_a_truncated_tail(ctx) -> None:  # type: 
             sa.delete(audit_events).where(audit_events.c.chain == CODE, audit_events.c.seq > 3)
         ),
     )
-    service.submit_deliverable(ctx, CODE, "scoping", "feasibility", user_of("pm"), "DMS-F")
+    service.submit_deliverable(
+        ctx, CODE, "scoping", "feasibility", user_of("pm"), "DMS-F", password=PASSWORD
+    )
     rep = report(ctx, CODE)
     assert rep.status == "broken"
     assert (
