@@ -415,6 +415,7 @@ class Project:
             decision=str(decision),
             meaning=str(meaning),
             conditions=[c.strip() for c in conditions if c.strip()],
+            comment=comment or "",
         )
         for rule in SIGNING_RULES:
             rule.check(attempt)
@@ -698,11 +699,17 @@ class Project:
                     "opened_at": iso(review.opened_at) if review and number else None,
                     "signatures": [s.to_dict() for s in sigs],
                     "missing": missing,
+                    "reviews": [
+                        r.to_dict() for r in self.reviews if r.gate == pdef.gate
+                    ],  # every review, also those a recycle or a hold left behind
                 }
             )
         return out
 
     def current_phases(self) -> list[str]:
+        """Phases under way; none once the project is killed or complete."""
+        if self.state in (ProjectState.KILLED, ProjectState.COMPLETED):
+            return []
         return [
             pid
             for pid, run in self.phases.items()

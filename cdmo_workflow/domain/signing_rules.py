@@ -49,6 +49,7 @@ class Attempt:
     decision: str
     meaning: str
     conditions: list[str]
+    comment: str = ""
     review: GateReview | None = None
     quota: SignoffQuota | None = None
     parsed_decision: Decision | None = None
@@ -172,6 +173,16 @@ def conditions_match_decision(a: Attempt) -> None:
         )
 
 
+def kill_has_reason(a: Attempt) -> None:
+    if a.parsed_decision == Decision.KILL and not a.comment.strip():
+        raise RuleViolation(
+            "kill-needs-reason",
+            f"a kill at gate {a.gate_id!r} needs a reason in the comment (--comment TEXT)",
+            gate=a.gate_id,
+            user=a.signer.user,
+        )
+
+
 @dataclass(frozen=True)
 class SigningRule:
     id: str
@@ -196,5 +207,6 @@ SIGNING_RULES: tuple[SigningRule, ...] = (
     SigningRule("conditions-required",
                 "a conditional-go carries conditions, and only a conditional-go does",
                 conditions_match_decision),
+    SigningRule("kill-needs-reason", "a kill says why (the comment)", kill_has_reason),
 )  # fmt: skip
 """Checked in this order; the first failing rule names the refusal."""

@@ -100,6 +100,8 @@ class Cli:
         ]  # fmt: skip
         for text in kw.pop("conditions", []):
             args += ["--condition", text]
+        if "comment" in kw:
+            args += ["--comment", kw.pop("comment")]
         return self(*args, **kw)
 
 
@@ -392,7 +394,12 @@ def test_full_programme(db_url: str) -> None:
         },
     )
     cdmo.confirm("P-002", "scoping-go", {"capacity-confirmed": "pm1"})
-    cdmo.sign("P-002", "scoping-go", "pm1", "pm", "kill", meaning="responsibility")
+    out = cdmo.sign("P-002", "scoping-go", "pm1", "pm", "kill", meaning="responsibility", code=1)
+    assert "kill-needs-reason" in out
+    cdmo.sign(
+        "P-002", "scoping-go", "pm1", "pm", "kill", meaning="responsibility",
+        comment="the sponsor stops the programme",
+    )  # fmt: skip
     cdmo.sign("P-002", "scoping-go", "cust1", "customer")
     cdmo.sign("P-002", "scoping-go", "site1", "site-head")
     s = cdmo.status("P-002")

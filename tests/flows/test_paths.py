@@ -56,7 +56,9 @@ def test_cli_and_ui_sign_the_same_gate(orchestra: Orchestra) -> None:
     # A CLI signature that decides the gate completes a waiting run without any UI input.
     submit_all(orch, code, "build")
     orch.wait_waiting(code, "build-complete")
-    service.sign_gate(orch.ctx(), code, "build-complete", "qa1", PASSWORD, "qa", "kill", "review")
+    service.sign_gate(
+        orch.ctx(), code, "build-complete", "qa1", PASSWORD, "qa", "kill", "review", comment="no go"
+    )
     wait_for(
         lambda: all(r.state.is_completed() for r in orch.gate_runs(code, "build-complete")),
         60,
