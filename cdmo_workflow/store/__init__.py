@@ -25,7 +25,6 @@ from cdmo_workflow.store.errors import (
 )
 from cdmo_workflow.store.repositories import (
     AuditRecord,
-    OutboxRow,
     ProjectSummary,
     StoredProject,
     StoredUser,
@@ -40,7 +39,6 @@ __all__ = [
     "DatabaseUnavailable",
     "DuplicateProject",
     "DuplicateUser",
-    "OutboxRow",
     "ProjectSummary",
     "StoreError",
     "StoredProject",

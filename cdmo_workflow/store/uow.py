@@ -17,10 +17,10 @@ from cdmo_workflow.store.repositories import (
     IdempotencyRepository,
     OutboxRepository,
     ProjectRepository,
-    SlaNoticeRepository,
     SnapshotRepository,
     UserRepository,
 )
+from cdmo_workflow.store.sla import SlaNoticeRepository
 
 
 class UnitOfWork:
