@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 from ..spec.models import PhaseDef
 from .plan import (
     _days,
-    _duration,
     _iso,
     _iso_or_none,
     _utc,
@@ -47,6 +46,7 @@ from .plan import (
     topological,
 )
 from .records import PhaseState, ProjectState, ReviewState, parse_time
+from .sla import gate_due_at, is_overdue
 
 if TYPE_CHECKING:  # pragma: no cover - typing only (project.py imports this module)
     from .project import Project
@@ -353,17 +353,16 @@ def _slack(
 
 
 def overdue_gates(project: Project, today: datetime) -> list[dict[str, Any]]:
-    """Open gate reviews past their ``sla.decide_within`` (counted from ``opened_at``)."""
+    """Open gate reviews past their ``sla.decide_within`` (counted from ``opened_at``; overdue
+    strictly after the due instant, the one rule of :mod:`cdmo_workflow.domain.sla`)."""
     today = _utc(today)
     out: list[dict[str, Any]] = []
     for review in project.reviews:
         if review.state != ReviewState.OPEN:
             continue
         gdef = project.snapshot.gates[review.gate]
-        if gdef.sla is None or not gdef.sla.decide_within:
-            continue
-        due = _duration(gdef.sla.decide_within).add_to(review.opened_at)
-        if today > due:
+        due = gate_due_at(gdef, review.opened_at)
+        if due is not None and is_overdue(due, today):
             out.append(
                 {
                     "gate": review.gate,
@@ -381,7 +380,4 @@ def overdue_gates(project: Project, today: datetime) -> list[dict[str, Any]]:
 
 def gate_due(project: Project, gate_id: str, opened_at: datetime) -> datetime | None:
     """When a review of ``gate_id`` opened at ``opened_at`` must be decided (SLA), if any."""
-    gdef = project.snapshot.gates[gate_id]
-    if gdef.sla is None or not gdef.sla.decide_within:
-        return None
-    return _duration(gdef.sla.decide_within).add_to(opened_at)
+    return gate_due_at(project.snapshot.gates[gate_id], opened_at)

@@ -35,6 +35,7 @@ from .records import (
     sha256_of,
 )
 from .signing_rules import SIGNING_RULES, Attempt
+from .sla import missing_quotas
 
 
 @dataclass(frozen=True)
@@ -213,12 +214,7 @@ class Project:
     def missing(self, review: GateReview) -> list[dict[str, Any]]:
         """Role quotas not yet met in ``review``: ``[{role, needed}]``."""
         gate = self.snapshot.gates[review.gate]
-        out: list[dict[str, Any]] = []
-        for quota in gate.signoffs:
-            have = sum(1 for s in review.signatures if s.role == quota.role)
-            if have < quota.min:
-                out.append({"role": quota.role, "needed": quota.min - have})
-        return out
+        return missing_quotas(gate, (s.role for s in review.signatures))
 
     def open_conditions(self, phase_id: str | None = None) -> list[Condition]:
         return [

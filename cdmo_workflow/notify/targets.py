@@ -21,29 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import apprise
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cdmo_workflow.notify.masking import mask_url
-from cdmo_workflow.store.tables import user_targets
+from cdmo_workflow.store.targets import TargetRepository
 
 CONFIG_ENV = "CDMO_APPRISE_CONFIG"
 
 
 def db_targets(conn: Connection, users: Iterable[str]) -> dict[str, list[str]]:
     """user id -> apprise URLs stored in ``user_targets`` (in insertion order)."""
-    wanted = sorted(set(users))
-    found: dict[str, list[str]] = {u: [] for u in wanted}
-    if not wanted:
-        return found
-    query = (
-        sa.select(user_targets.c.user_id, user_targets.c.url)
-        .where(user_targets.c.user_id.in_(wanted))
-        .order_by(user_targets.c.id)
-    )
-    for user_id, url in conn.execute(query):
-        found[user_id].append(url)
-    return found
+    return TargetRepository(conn).urls_of(users)
 
 
 @dataclass
@@ -88,11 +76,7 @@ def config_file(path: str | None = None) -> ConfigFile | None:
 
 def masked_targets(conn: Connection, user: str | None = None) -> list[dict[str, Any]]:
     """Every stored target with its URL masked (for listings)."""
-    query = sa.select(user_targets.c.id, user_targets.c.user_id, user_targets.c.url).order_by(
-        user_targets.c.user_id, user_targets.c.id
-    )
-    if user is not None:
-        query = query.where(user_targets.c.user_id == user)
     return [
-        {"id": i, "user": u, "target": mask_url(url)} for i, u, url in conn.execute(query).all()
+        {"id": i, "user": u, "target": mask_url(url)}
+        for i, u, url in TargetRepository(conn).all(user)
     ]

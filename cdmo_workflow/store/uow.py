@@ -20,10 +20,10 @@ from cdmo_workflow.store.repositories import (
     IdempotencyRepository,
     OutboxRepository,
     ProjectRepository,
-    SlaNoticeRepository,
     SnapshotRepository,
     UserRepository,
 )
+from cdmo_workflow.store.sla import SlaNoticeRepository
 
 log = logging.getLogger("cdmo_workflow.store")
 
