@@ -17,6 +17,7 @@ from . import events as ev
 from .errors import NotFound, RuleViolation
 from .events import DomainEvent
 from .forecast import baseline_of
+from .limits import MAX_CONDITIONS, check_optional, check_text
 from .records import (
     CONSERVATISM,
     VETO_DECISIONS,
@@ -34,6 +35,7 @@ from .records import (
     parse_time,
     sha256_of,
 )
+from .staffing import team_shortfalls
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,10 @@ class Project:
         process = snapshot.process
         if not code.strip():
             raise RuleViolation("invalid-code", "a project code must not be empty")
+        check_text("project code", code)
         if not customer.strip():
             raise RuleViolation("invalid-customer", "a project needs a customer name")
+        check_text("customer", customer)
         for role, users in team.items():
             if role not in process.roles:
                 raise RuleViolation(
@@ -113,6 +117,20 @@ class Project:
                 "to start it",
                 user=by,
                 role=manager,
+            )
+        shortfalls = team_shortfalls(process, snapshot.gates, team)
+        if shortfalls:
+            first = shortfalls[0]
+            more = f" (and {len(shortfalls) - 1} more)" if len(shortfalls) > 1 else ""
+            raise RuleViolation(
+                "team-cannot-meet-quota",
+                f"the team can never pass {first.message}{more}; assign more people "
+                "(check a planned team with `cdmo validate --team team.yaml`)",
+                gate=first.gate,
+                role=first.role,
+                needed=first.needed,
+                assigned=first.assigned,
+                shortfalls=[f.to_dict() for f in shortfalls],
             )
         phases = {p.id: PhaseRun(id=p.id) for p in process.phases}
         project = cls(
@@ -348,6 +366,7 @@ class Project:
 
     def close_condition(self, condition_id: str, by: str, evidence: str, now: datetime) -> Change:
         """Close a Conditional Go condition with evidence (phase owner or project manager)."""
+        check_text("condition id", condition_id)
         cond = next((c for c in self.conditions if c.id == condition_id), None)
         if cond is None:
             known = ", ".join(c.id for c in self.conditions) or "none"
@@ -468,6 +487,15 @@ class Project:
                 meaning=str(meaning),
             ) from None
         conds = [c.strip() for c in conditions if c.strip()]
+        check_optional("comment", comment)
+        for text in conds:
+            check_text("condition", text)
+        if len(conds) > MAX_CONDITIONS:
+            raise RuleViolation(
+                "too-many-conditions",
+                f"a signature may attach at most {MAX_CONDITIONS} conditions, not {len(conds)}",
+                limit=MAX_CONDITIONS,
+            )
         if dec == Decision.CONDITIONAL_GO and not conds:
             raise RuleViolation(
                 "conditions-required",
@@ -829,8 +857,10 @@ def _require_evidence(evidence: str) -> None:
         raise RuleViolation(
             "evidence-required", "evidence is required (a document reference, e.g. DMS id)"
         )
+    check_text("evidence", evidence)
 
 
 def _require_reason(reason: str) -> None:
     if not reason or not reason.strip():
         raise RuleViolation("reason-required", "a reason is required")
+    check_text("reason", reason)
