@@ -1,4 +1,4 @@
-"""The field limits table and identifier rules (domain/limits.py), and where the domain uses them."""
+"""The field limits table and identifier rules (domain/limits.py) and their use in the domain."""
 
 from __future__ import annotations
 
