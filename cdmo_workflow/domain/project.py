@@ -124,7 +124,7 @@ class Project:
             more = f" (and {len(shortfalls) - 1} more)" if len(shortfalls) > 1 else ""
             raise RuleViolation(
                 "team-cannot-meet-quota",
-                f"the team can never pass {first.message}{more}; assign more people "
+                f"the team cannot meet a quota: {first.message}{more}; assign more people "
                 "(check a planned team with `cdmo validate --team team.yaml`)",
                 gate=first.gate,
                 role=first.role,

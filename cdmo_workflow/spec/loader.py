@@ -2,8 +2,9 @@
 
 Public API (other packages depend on these names):
 
-* :func:`load_catalog` — load ``root/definitions`` and ``root/gates``; raise
-  :class:`DefinitionError` when any error is found.
+* :func:`load_catalog` — load ``root/definitions`` and ``root/gates``; a process whose
+  files have errors raises :class:`DefinitionError` when asked for (``strict=True``: any error
+  raises at once), so one broken file does not stop the other processes.
 * :func:`validate_paths` — every finding for some files or folders (what ``cdmo validate``
   prints).
 * :class:`Finding`, :class:`Catalog` (``.processes``, ``.gates``, ``.snapshot(id)``).
@@ -28,6 +29,7 @@ from .durations import DURATION_PATTERN, DurationError
 from .errors import DefinitionError, Finding, Severity, UnknownProcessError
 from .models import (
     ID_PATTERN,
+    MAX_QUOTA,
     SCHEMA_V1,
     CheckDef,
     Decision,
@@ -264,6 +266,12 @@ def _translate(src: _Source, top: type[BaseModel], exc: ValidationError, report:
                 text, rule = f"min must be at least 1 (got {value})", "quota-min"
             else:  # pragma: no cover - only ``min`` has a bound
                 text = f"must be at least {ctx.get('ge')} (got {value})"
+        elif kind == "less_than_equal":
+            if last == "min":
+                text = f"min is out of range: at most {MAX_QUOTA} signers (got {value})"
+                rule = "quota-range"
+            else:  # pragma: no cover - only ``min`` has a bound
+                text = f"must be at most {ctx.get('le')} (got {value})"
         elif kind == "string_type":
             text = f"expected text, got {_describe(value)}"
             if isinstance(value, bool | int | float) and value is not None:
@@ -306,8 +314,30 @@ def _read(src: _Source, report: _Report) -> None:
         report.findings.append(
             Finding(src.display, p.line, p.column, p.field, p.message, "error", p.rule)
         )
-    if doc.problems:
+    # Problems of single values (a bad tag, a number out of range, a duplicate key) leave the
+    # rest of the document readable: it is still validated, so one run reports every finding.
+    # Findings of the schema at a value the reader already refused are not repeated.
+    refused = {p.field for p in doc.problems}
+    if doc.problems and (not isinstance(doc.data, dict) or "" in refused):
         return
+    start = len(report.findings)
+    _validate(src, doc, report)
+    if refused:
+        report.findings[start:] = [
+            f for f in report.findings[start:] if not _below_any(f.field, refused)
+        ]
+
+
+def _below_any(field: str, fields: set[str]) -> bool:
+    return any(
+        field == f
+        or field.startswith((f + ".", f + "["))
+        or f.startswith((field + ".", field + "["))
+        for f in fields
+    )
+
+
+def _validate(src: _Source, doc: Document, report: _Report) -> None:
     if not isinstance(doc.data, dict):
         found = "an empty file" if doc.data is None else _describe(doc.data)
         report.add(
@@ -749,20 +779,34 @@ class Catalog:
         gates: dict[str, GateDef],
         files: dict[tuple[str, str], Path],
         warnings: list[Finding] | None = None,
+        *,
+        errors: list[Finding] | None = None,
+        spoiled: dict[str, list[Finding]] | None = None,
     ) -> None:
         self.root = root
         self.processes = processes
         self.gates = gates
         self.files = files
         self.warnings = list(warnings or [])
+        self.errors = list(errors or [])
+        """Errors in the tree; the processes they touch are left out (see ``spoiled``)."""
+        self.spoiled = dict(spoiled or {})
+        """process id -> the error findings that keep it from being used."""
         self._snapshots: dict[str, ProcessSnapshot] = {}
 
     def process(self, process_id: str) -> ProcessDef:
-        """The process, or :class:`UnknownProcessError` naming the known ones."""
+        """The process; :class:`DefinitionError` when its files (or its gates') have errors,
+        or when it is unknown while some file could not be read; else
+        :class:`UnknownProcessError` naming the known ones."""
         try:
             return self.processes[process_id]
         except KeyError:
-            raise UnknownProcessError(process_id, list(self.processes)) from None
+            pass
+        if process_id in self.spoiled:
+            raise DefinitionError(self.spoiled[process_id])
+        if self.errors:  # it may be the process of a file too broken to tell its id
+            raise DefinitionError(self.errors)
+        raise UnknownProcessError(process_id, list(self.processes))
 
     def gates_of(self, process_id: str) -> dict[str, GateDef]:
         """The gates a process uses, by id."""
@@ -788,8 +832,14 @@ class Catalog:
         return snap
 
 
-def load_catalog(root: Path | str) -> Catalog:
-    """Load ``root/definitions`` and ``root/gates``; raise :class:`DefinitionError` on errors."""
+def load_catalog(root: Path | str, *, strict: bool = False) -> Catalog:
+    """Load ``root/definitions`` and ``root/gates``.
+
+    A broken file spoils only the processes it belongs to: every process whose own file and
+    gate files have no error stays usable, and asking for a spoiled (or possibly broken and
+    therefore unknown) process raises :class:`DefinitionError` with the findings behind it
+    (see :meth:`Catalog.process`). With ``strict`` any error raises here at once.
+    """
     root = Path(root)
     folders = [root / "definitions", root / "gates"]
     if not folders[0].is_dir():
@@ -802,17 +852,29 @@ def load_catalog(root: Path | str) -> Catalog:
             files.extend(_yaml_files(folder))
     result = _check(files, root)
     errors = [f for f in result.findings if f.is_error]
-    if errors:
+    if errors and strict:
         raise DefinitionError(result.findings)
+    bad_files = {f.path for f in errors}
     processes: dict[str, ProcessDef] = {}
     gates: dict[str, GateDef] = {}
     where: dict[tuple[str, str], Path] = {}
-    for pid, src in result.processes.items():
-        if isinstance(src.model, ProcessDef):
-            processes[pid] = src.model
-            where[("process", pid)] = src.path
+    spoiled: dict[str, list[Finding]] = {}
     for gid, src in result.gates.items():
-        if isinstance(src.model, GateDef):
+        if isinstance(src.model, GateDef) and src.display not in bad_files:
             gates[gid] = src.model
             where[("gate", gid)] = src.path
-    return Catalog(root, processes, gates, where, result.findings)
+    for pid, src in result.processes.items():
+        own = [src.display]
+        if isinstance(src.model, ProcessDef):
+            used = [p.gate for p in src.model.phases]
+            own += [result.gates[g].display for g in used if g in result.gates]
+            usable = src.display not in bad_files and all(g in gates for g in used)
+        else:
+            usable = False
+        if usable and isinstance(src.model, ProcessDef):
+            processes[pid] = src.model
+            where[("process", pid)] = src.path
+        else:
+            spoiled[pid] = [f for f in errors if f.path in own] or errors
+    warnings = [f for f in result.findings if not f.is_error]
+    return Catalog(root, processes, gates, where, warnings, errors=errors, spoiled=spoiled)
