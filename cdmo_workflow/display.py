@@ -22,10 +22,17 @@ CONTROL_PATTERN = "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 _CONTROL = re.compile(CONTROL_PATTERN)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def plain(value: Any) -> str:
-    """``value`` as text without control characters (newlines and tabs are kept)."""
+    """``value`` as text without control characters (newlines and tabs are kept).
+
+    Lone surrogates (bytes that were not UTF-8, decoded by Python with ``surrogateescape``)
+    become U+FFFD, so printing never fails with ``UnicodeEncodeError``.
+    """
     text = "" if value is None else str(value)
-    return _CONTROL.sub("", text)
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
 
 
 def one_line(value: Any) -> str:

@@ -111,8 +111,12 @@ def errors() -> Iterator[None]:
         from ..identity import IdentityError
         from ..store.errors import StoreError
 
-        if isinstance(exc, SQLAlchemyError):
+        if isinstance(exc, SQLAlchemyError) or type(exc).__module__.startswith(
+            ("psycopg", "sqlite3")
+        ):  # a driver error too: its text can hold parameters
             fail(database_error_line(exc))
+        if isinstance(exc, UnicodeError):  # argv bytes that were not UTF-8 (surrogateescape)
+            fail("the input is not valid UTF-8 text (check the terminal's encoding)")
 
         if isinstance(exc, StoreError | IdentityError | ValueError):
             fail(str(exc))

@@ -200,3 +200,13 @@ def test_database_error_line_keeps_only_the_first_line() -> None:
     )
     line = database_error_line(err)
     assert line == "database error: UNIQUE failed (Exception)"
+
+
+def test_text_that_is_not_utf8_is_refused_in_one_line(cli: Cli) -> None:
+    """Bytes a terminal passes that are not UTF-8 reach argv as lone surrogates."""
+    code, out = cli_add_user(cli.run, "qa7", "Bad \udcff byte", ["qa"])
+    assert code == 1 and "not valid UTF-8" in out
+    out = cli("project", "start", "P-7", "--process", "fuzz", "--customer", "Acme \udcfe",
+              "--by", "pm1", *TEAM, code=1)  # fmt: skip
+    assert "not valid UTF-8" in out
+    assert json.loads(cli("project", "list", "--json")) == []

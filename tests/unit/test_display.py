@@ -49,3 +49,7 @@ def test_times_and_slips() -> None:
     t = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert (day(t), moment(t), day(None)) == ("2026-01-02", "2026-01-02 03:04:05", "-")
     assert [slip(x) for x in (None, 0.01, 3.0, -1.5)] == ["-", "0", "+3", "-1.5"]
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    assert plain("a\udcffb") == "a\ufffdb"
