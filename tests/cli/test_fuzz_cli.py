@@ -17,7 +17,7 @@ from tests.fuzz_cli import NASTY, Scenario, check, new_database, run_batch, setu
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = {"sqlite": 8, "postgresql": 6}
+EXAMPLES = {"sqlite": 6, "postgresql": 5}
 
 
 def hostile_text() -> st.SearchStrategy[str]:
