@@ -512,7 +512,10 @@ def audit_export(
         else:
             text = export_audit(context(db), code, "csv" if fmt == "csv" else "json")
     if out is not None:
-        out.write_text(text, encoding="utf-8")
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {out}: {exc.strerror or exc}")
         typer.echo(plain(f"wrote {out}"))
     else:
         typer.echo(text, nl=False)

@@ -210,3 +210,12 @@ def test_text_that_is_not_utf8_is_refused_in_one_line(cli: Cli) -> None:
               "--by", "pm1", *TEAM, code=1)  # fmt: skip
     assert "not valid UTF-8" in out
     assert json.loads(cli("project", "list", "--json")) == []
+
+
+def test_export_to_a_missing_folder_is_one_line(cli: Cli, tmp_path: Path) -> None:
+    cli("project", "start", "P-8", "--process", "fuzz", "--customer", "Acme", "--by", "pm1",
+        *TEAM)  # fmt: skip
+    target = tmp_path / "missing" / "x.csv"
+    out = cli("audit", "export", "P-8", "--out", str(target), code=1)
+    assert "cannot write" in out and "No such file or directory" in out
+    assert not target.parent.exists()
