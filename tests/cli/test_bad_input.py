@@ -103,9 +103,19 @@ def test_over_long_text_is_refused_naming_the_field_and_limit(cli: Cli) -> None:
               "--by", "pm1", *TEAM, code=1)  # fmt: skip
     assert "customer is 201 characters long; the limit is 200" in out
     assert "[rule: field-too-long]" in out
-    out = cli("deliverable", "submit", "P-1", "work", "d1", "--by", "pm1", "--evidence",
-              "E" * 501, code=1)  # fmt: skip
-    assert "unknown project" in out  # P-1 was never started: the limit is checked in the domain
+    cli("project", "start", "P-2", "--process", "fuzz", "--customer", "C" * 200, "--by", "pm1",
+        *TEAM)  # fmt: skip
+    for option, value, field, limit in [
+        ("--evidence", "E" * 501, "evidence", 500),
+    ]:
+        out = cli("deliverable", "submit", "P-2", "work", "d1", "--by", "pm1", option, value,
+                  code=1)  # fmt: skip
+        assert f"{field} is {len(value)} characters long; the limit is {limit}" in out
+    out = cli("project", "hold", "P-2", "--by", "pm1", "--reason", "R" * 2001, code=1)
+    assert "reason is 2001 characters long; the limit is 2000" in out
+    out = cli("condition", "close", "P-2", "C1'--", "--by", "pm1", "--evidence", "x", code=1)
+    assert "invalid condition id" in out and "^C[0-9]{1,6}$" in out
+    assert json.loads(cli("project", "status", "P-2", "--json"))["state"] == "active"
 
 
 @pytest.mark.xfail(reason="service.add_user calls check_text('printed name') (lead, #10/#11)")
