@@ -17,6 +17,9 @@
 
 The local state folder is the folder of the SQLite database file when the database is one
 (``.cdmo/`` for the default URL), else ``.cdmo/`` in the working directory.
+
+Counts and ages are whole numbers from 1 (0 for the password age) to 1,000,000; a negative,
+zero or unreadable value is refused with a message naming the variable.
 """
 
 from __future__ import annotations
@@ -40,6 +43,10 @@ def state_dir(database_url: str) -> Path:
     return DEFAULT_STATE_DIR
 
 
+MAX_SETTING = 1_000_000
+"""The largest count, age or number of seconds a setting accepts."""
+
+
 def mask_url(url: str) -> str:
     """``postgresql+psycopg://u:secret@h/db`` -> ``postgresql+psycopg://u:***@h/db``.
 
@@ -59,24 +66,32 @@ def mask_url(url: str) -> str:
     return f"{scheme}://{user}:***@{rest[at + 1 :]}"
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return int(raw)
+        if len(raw.strip()) > 20:  # int() of thousands of digits is slow or refused
+            raise ValueError(raw)
+        value = int(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+        raise ValueError(f"{name} must be an integer, got {raw[:40]!r}") from exc
+    if value < minimum or value > MAX_SETTING:
+        raise ValueError(f"{name} must be between {minimum} and {MAX_SETTING}, got {value}")
+    return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+        raise ValueError(f"{name} must be a number, got {raw[:40]!r}") from exc
+    if not minimum <= value <= MAX_SETTING:  # also refuses nan
+        raise ValueError(f"{name} must be between {minimum:g} and {MAX_SETTING}, got {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -108,10 +123,9 @@ class Settings:
             definitions_dir=Path(env.get("CDMO_DEFINITIONS") or Path.cwd()),
             ui_url=ui.rstrip("/") if ui else None,
             relay_max_attempts=_int(env, "CDMO_RELAY_MAX_ATTEMPTS", 8),
-            relay_backoff_seconds=_float(env, "CDMO_RELAY_BACKOFF_SECONDS", 30.0),
+            relay_backoff_seconds=_float(env, "CDMO_RELAY_BACKOFF_SECONDS", 30.0, 0.0),
             relay_batch_size=_int(env, "CDMO_RELAY_BATCH", 50),
             lock_after=_int(env, "CDMO_LOCK_AFTER", 5),
-            password_max_age_days=_int(env, "CDMO_PASSWORD_MAX_AGE_DAYS", 0),
             session_idle_minutes=_int(env, "CDMO_SESSION_IDLE_MINUTES", 15),
             session_max_hours=_int(env, "CDMO_SESSION_MAX_HOURS", 12),
             admins_may_sign=(env.get("CDMO_ADMINS_MAY_SIGN") or "").strip().lower()
@@ -120,6 +134,7 @@ class Settings:
             checkpoint_dir_override=Path(checkpoints) if checkpoints else None,
             checkpoint_fsync=(env.get("CDMO_CHECKPOINT_FSYNC") or "").strip().lower()
             in ("1", "true", "yes", "on"),
+            password_max_age_days=_int(env, "CDMO_PASSWORD_MAX_AGE_DAYS", 0, minimum=0),
         )
 
     @property

@@ -78,3 +78,51 @@ def seed(
 
     for uid, (name, roles) in users.items():
         service.provision_user(ctx, uid, name, list(roles), password, targets.get(uid, ()))
+
+
+# ---------------------------------------------------------------------- hostile-input tests
+
+PASSWORD = "bad-input-password-1"
+ADMIN = "site-admin"
+
+Run = Callable[[list[str], dict[str, str]], tuple[int, str]]
+
+
+def user_add_args(
+    user_id: str, name: str, roles: Sequence[str], notify: Sequence[str] = ()
+) -> list[str]:
+    """`cdmo users add` by :data:`ADMIN` (whose password is :data:`PASSWORD`)."""
+    args = ["users", "add", user_id, "--name", name, "--by", ADMIN]
+    for role in roles:
+        args += ["--role", role]
+    for url in notify or [f"json://127.0.0.1:9/{user_id}"]:
+        args += ["--notify", url]
+    return args
+
+
+def set_password(db_url: str, user_id: str, password: str = PASSWORD) -> None:
+    """What `users activate` does with the code the user received, done behind the CLI for
+    tests that are about something else (the real path is in tests/security)."""
+    from cdmo_workflow.identity import hash_password
+    from cdmo_workflow.store import Database
+
+    with Database(db_url).unit_of_work() as uow:
+        uow.users.set_password(user_id, hash_password(password))
+        uow.commit()
+
+
+def cli_add_user(
+    run: Run,
+    user_id: str,
+    name: str,
+    roles: Sequence[str],
+    notify: Sequence[str] = (),
+    db_url: str | None = None,
+) -> tuple[int, str]:
+    """``cdmo users add`` by the site's administrator (made on first use); with ``db_url``
+    the new user's password is then :data:`PASSWORD`."""
+    run(["admin", "init", ADMIN, "--name", "Site Admin"], {"CDMO_PASSWORD": PASSWORD})
+    code, out = run(user_add_args(user_id, name, roles, notify), {"CDMO_PASSWORD": PASSWORD})
+    if code == 0 and db_url is not None:
+        set_password(db_url, user_id)
+    return code, out

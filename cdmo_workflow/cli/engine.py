@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..display import markup, one_line, plain
 from .common import (
     DbOption,
     DefinitionsOption,
@@ -17,6 +18,7 @@ from .common import (
     errors,
     fail,
     password_or_none,
+    require_database,
 )
 
 users_app = typer.Typer(help="People who sign: ids, printed names, roles, credentials.")
@@ -117,13 +119,13 @@ def _done(result: Any, json_out: bool, message: str) -> None:
         emit_json(result.to_dict() if hasattr(result, "to_dict") else result)
         return
     if getattr(result, "replayed", False):
-        typer.echo(f"{message} (already applied: idempotency key seen before)")
+        typer.echo(plain(f"{message} (already applied: idempotency key seen before)"))
         return
-    typer.echo(message)
+    typer.echo(plain(message))
     for event in getattr(result, "events", []) or []:
         text = _describe_event(event)
         if text:
-            typer.echo(f"  → {text}")
+            typer.echo(f"  → {one_line(text)}")
 
 
 def _describe_event(event: Any) -> str | None:
@@ -171,8 +173,10 @@ def users_add(
     with errors():
         add_user(context(db), user_id, name, role, notify or [], by, **credential_of(by, db))
     typer.echo(
-        f"user {user_id} added ({name}; roles: {', '.join(role)}); a one-time code was sent "
-        f"to their notification target: they run `cdmo users activate {user_id}`"
+        plain(
+            f"user {user_id} added ({name}; roles: {', '.join(role)}); a one-time code was "
+            f"sent to their notification target: they run `cdmo users activate {user_id}`"
+        )
     )
 
 
@@ -313,6 +317,7 @@ def users_list(db: DbOption = None, json_out: JsonOption = False) -> None:
     """List users with roles, lock state and masked notification targets."""
     from ..service import list_users
 
+    require_database(db)
     with errors():
         users = list_users(context(db))
     if json_out:
@@ -324,11 +329,11 @@ def users_list(db: DbOption = None, json_out: JsonOption = False) -> None:
     table = Table("user", "name", "roles", "locked", "targets")
     for u in users:
         table.add_row(
-            u["user"],
-            u["name"],
-            ", ".join(u["roles"]),
+            markup(one_line(u["user"])),
+            markup(one_line(u["name"])),
+            markup(one_line(", ".join(u["roles"]))),
             "locked" if u["locked"] else "",
-            "\n".join(u["targets"]),
+            "\n".join(markup(one_line(t)) for t in u["targets"]),
         )
     Console().print(table)
 
@@ -392,6 +397,7 @@ def project_status(
     """Phases, gates, signatures (with manifestation) and open conditions of a project."""
     from ..service import project_status as status_of
 
+    require_database(db)
     with errors():
         status = status_of(context(db), code)
     if json_out:
@@ -404,35 +410,45 @@ def _print_status(s: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    def m(value: Any) -> str:
+        return markup(one_line(value))
+
     console = Console()
     console.print(
-        f"[bold]{s['code']}[/bold] · {s['customer']} · {s['process']['id']} "
-        f"({s['process']['version_hash'][:12]}) · [bold]{s['state']}[/bold]"
+        f"[bold]{m(s['code'])}[/bold] · {m(s['customer'])} · {m(s['process']['id'])} "
+        f"({m(s['process']['version_hash'][:12])}) · [bold]{m(s['state'])}[/bold]"
     )
     if s.get("hold"):
-        console.print(f"on hold since {s['hold']['at']}: {s['hold']['reason']}")
+        console.print(f"on hold since {m(s['hold']['at'])}: {m(s['hold']['reason'])}")
     phases = Table("phase", "state", "started", "completed", "gate")
     gates = {g["phase"]: g for g in s["gates"]}
     for p in s["phases"]:
         g = gates[p["id"]]
         gate_text = g["state"] + (f" ({g['outcome']})" if g.get("outcome") else "")
         phases.add_row(
-            p["id"], p["state"], p["started_at"] or "", p["completed_at"] or "", gate_text
+            m(p["id"]),
+            m(p["state"]),
+            m(p["started_at"] or ""),
+            m(p["completed_at"] or ""),
+            m(gate_text),
         )
     console.print(phases)
     for g in s["gates"]:
         if not g["signatures"] and g["state"] != "open":
             continue
-        console.print(f"[bold]gate {g['id']}[/bold] — {g['state']}")
+        console.print(f"[bold]gate {m(g['id'])}[/bold] — {m(g['state'])}")
         for sig in g["signatures"]:
             console.print(
-                f"  signed by {sig['name']} ({sig['user']}, {sig['role']}) at {sig['signed_at']}"
-                f" — meaning: {sig['meaning']} — decision: {sig['decision']}"
+                f"  signed by {m(sig['name'])} ({m(sig['user'])}, {m(sig['role'])}) at "
+                f"{m(sig['signed_at'])} — meaning: {m(sig['meaning'])} — decision: "
+                f"{m(sig['decision'])}"
             )
-        for m in g["missing"]:
-            console.print(f"  missing: {m['role']} × {m['needed']}")
+        for miss in g["missing"]:
+            console.print(f"  missing: {m(miss['role'])} × {m(miss['needed'])}")
     for c in s["conditions"]:
-        console.print(f"condition {c['id']} [{c['state']}] on {c['phase']}: {c['text']}")
+        console.print(
+            f"condition {m(c['id'])} \\[{m(c['state'])}] on {m(c['phase'])}: {m(c['text'])}"
+        )
 
 
 @project_app.command("list")
@@ -440,6 +456,7 @@ def project_list(db: DbOption = None, json_out: JsonOption = False) -> None:
     """Every project with its state, current phases and open gates."""
     from ..service import list_projects
 
+    require_database(db)
     with errors():
         rows = list_projects(context(db))
     if json_out:
@@ -451,12 +468,12 @@ def project_list(db: DbOption = None, json_out: JsonOption = False) -> None:
     table = Table("code", "customer", "process", "state", "phases", "open gates")
     for r in rows:
         table.add_row(
-            r["code"],
-            r["customer"],
-            r["process"],
-            r["state"],
-            ", ".join(r["phases"]),
-            ", ".join(g["gate"] for g in r["open_gates"]),
+            markup(one_line(r["code"])),
+            markup(one_line(r["customer"])),
+            markup(one_line(r["process"])),
+            markup(one_line(r["state"])),
+            markup(one_line(", ".join(r["phases"]))),
+            markup(one_line(", ".join(g["gate"] for g in r["open_gates"]))),
         )
     Console().print(table)
 

@@ -16,6 +16,7 @@ from ..spec.models import Decision, GateDef, PhaseDef, ProcessSnapshot
 from . import events as ev
 from .errors import NotFound, RuleViolation
 from .events import DomainEvent
+from .limits import check_text
 from .plan import baseline_of
 from .records import (
     CONSERVATISM,
@@ -36,6 +37,7 @@ from .records import (
 )
 from .signing_rules import SIGNING_RULES, Attempt
 from .sla import missing_quotas
+from .staffing import team_shortfalls
 
 
 @dataclass(frozen=True)
@@ -94,8 +96,10 @@ class Project:
         process = snapshot.process
         if not code.strip():
             raise RuleViolation("invalid-code", "a project code must not be empty")
+        check_text("project code", code)
         if not customer.strip():
             raise RuleViolation("invalid-customer", "a project needs a customer name")
+        check_text("customer", customer)
         for role, users in team.items():
             if role not in process.roles:
                 raise RuleViolation(
@@ -115,6 +119,20 @@ class Project:
                 "to start it",
                 user=by,
                 role=manager,
+            )
+        shortfalls = team_shortfalls(process, snapshot.gates, team)
+        if shortfalls:
+            first = shortfalls[0]
+            more = f" (and {len(shortfalls) - 1} more)" if len(shortfalls) > 1 else ""
+            raise RuleViolation(
+                "team-cannot-meet-quota",
+                f"the team cannot meet a quota: {first.message}{more}; assign more people "
+                "(check a planned team with `cdmo validate --team team.yaml`)",
+                gate=first.gate,
+                role=first.role,
+                needed=first.needed,
+                assigned=first.assigned,
+                shortfalls=[f.to_dict() for f in shortfalls],
             )
         phases = {p.id: PhaseRun(id=p.id) for p in process.phases}
         project = cls(
@@ -345,6 +363,7 @@ class Project:
 
     def close_condition(self, condition_id: str, by: str, evidence: str, now: datetime) -> Change:
         """Close a Conditional Go condition with evidence (phase owner or project manager)."""
+        check_text("condition id", condition_id)
         cond = next((c for c in self.conditions if c.id == condition_id), None)
         if cond is None:
             known = ", ".join(c.id for c in self.conditions) or "none"
@@ -773,8 +792,10 @@ def _require_evidence(evidence: str) -> None:
         raise RuleViolation(
             "evidence-required", "evidence is required (a document reference, e.g. DMS id)"
         )
+    check_text("evidence", evidence)
 
 
 def _require_reason(reason: str) -> None:
     if not reason or not reason.strip():
         raise RuleViolation("reason-required", "a reason is required")
+    check_text("reason", reason)

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from ..spec.models import Decision, GateDef, PhaseDef, SignoffQuota
 from .errors import RuleViolation
+from .limits import MAX_CONDITIONS, check_optional, check_text
 from .records import GateReview, Meaning, PhaseRun, iso
 
 
@@ -156,6 +157,18 @@ def meaning_known(a: Attempt) -> None:
         ) from None
 
 
+def text_within_limits(a: Attempt) -> None:
+    check_optional("comment", a.comment or None)
+    for text in a.conditions:
+        check_text("condition", text)
+    if len(a.conditions) > MAX_CONDITIONS:
+        raise RuleViolation(
+            "too-many-conditions",
+            f"a signature may attach at most {MAX_CONDITIONS} conditions, not {len(a.conditions)}",
+            limit=MAX_CONDITIONS,
+        )
+
+
 def conditions_match_decision(a: Attempt) -> None:
     if a.parsed_decision == Decision.CONDITIONAL_GO and not a.conditions:
         raise RuleViolation(
@@ -204,6 +217,8 @@ SIGNING_RULES: tuple[SigningRule, ...] = (
     SigningRule("decision-not-allowed", "the decision is one the gate allows", decision_allowed),
     SigningRule("invalid-meaning", "the meaning is approval, review, responsibility or "
                 "authorship", meaning_known),
+    SigningRule("field-too-long", "the comment and conditions fit the limits table",
+                text_within_limits),
     SigningRule("conditions-required",
                 "a conditional-go carries conditions, and only a conditional-go does",
                 conditions_match_decision),

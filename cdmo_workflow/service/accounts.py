@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from cdmo_workflow.domain.errors import NotFound, RuleViolation
+from cdmo_workflow.domain.limits import check_text
 from cdmo_workflow.domain.project import Change
 from cdmo_workflow.identity import (
     UNUSABLE_PASSWORD,
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
     from cdmo_workflow.store.repositories import StoredUser
 
 CODE_VALID_HOURS = 24
-USER_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}"
 
 
 def system_actor() -> str:
@@ -50,15 +50,10 @@ def system_actor() -> str:
 
 
 def _check_new_user(user_id: str, name: str, roles: Sequence[str]) -> None:
-    if not re.fullmatch(USER_ID_PATTERN, user_id or ""):
-        raise RuleViolation(
-            "invalid-user-id",
-            f"invalid user id {user_id!r}: use letters, digits, dot, dash, underscore or @ "
-            f"(pattern {USER_ID_PATTERN})",
-            user=user_id,
-        )
+    check_text("user id", user_id)
     if not name.strip():
         raise RuleViolation("name-required", "a printed name is required (--name)", user=user_id)
+    check_text("printed name", name)
     if not roles:
         raise RuleViolation("role-required", "a user needs at least one role (--role)")
 
@@ -207,16 +202,9 @@ def add_user(
 
 
 def _check_url(url: str, user_id: str) -> None:
-    import apprise
+    from cdmo_workflow.notify.targets import check_apprise_url
 
-    if not apprise.Apprise().add(url):
-        scheme = url.partition("://")[0] or url[:8]
-        raise RuleViolation(
-            "invalid-target",
-            f"apprise cannot use the notification target given for {user_id!r} "
-            f"(scheme {scheme!r}); see https://github.com/caronc/apprise/wiki",
-            user=user_id,
-        )
+    check_apprise_url(url)
 
 
 AdminApply = Callable[[Step, "StoredUser"], tuple[dict[str, Any] | None, dict[str, Any] | None]]
@@ -338,6 +326,7 @@ def deactivate_user(
     def apply(step: Step, user: StoredUser) -> tuple[dict[str, Any], dict[str, Any]]:
         if not reason.strip():
             raise RuleViolation("reason-required", "a reason is required (--reason)", user=by)
+        check_text("reason", reason)
         step.uow.users.set_active(user_id, False)
         step.uow.sessions.revoke_all(user_id)
         return {"active": bool(user.active)}, {"active": False, "reason": reason}

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from cdmo_workflow.domain.errors import NotFound, RuleViolation
 from cdmo_workflow.domain.events import NOTIFY_EVENT_OF, SECURITY_ALERT, DomainEvent
+from cdmo_workflow.domain.limits import check_text
 from cdmo_workflow.domain.project import Change, Project
 from cdmo_workflow.domain.records import sha256_of
 from cdmo_workflow.domain.views import status as status_view
@@ -122,7 +123,30 @@ def execute(ctx: Context, command: Command) -> CommandResult:
     """Run ``command`` through authentication, the core, audit, outbox and commit."""
     from cdmo_workflow.store import ConcurrentUpdate
 
+    if not _encodable(command):
+        clean = replace(
+            command,
+            subject=_clean(command.subject),
+            arguments=_clean(command.arguments),
+            credential=None,
+            actor_label=_clean(command.actor),
+        )
+        _refuse(
+            ctx,
+            clean,
+            RuleViolation(
+                "invalid-text",
+                "the command holds text that is not valid UTF-8 (a lone surrogate or a "
+                "broken byte); retype it",
+                user=clean.actor,
+            ),
+        )
     account, session = _authenticate(ctx, command)
+    if command.idempotency_key is not None:
+        try:
+            check_text("idempotency key", command.idempotency_key)
+        except RuleViolation as violation:
+            _refuse(ctx, command, violation)
     prepared = None
     if command.prepare is not None:
         try:
@@ -158,6 +182,26 @@ def execute(ctx: Context, command: Command) -> CommandResult:
         f"{command.project or 'the system'} is being changed by many commands at once; try again",
         project=command.project,
     )
+
+
+def _encodable(command: Command) -> bool:
+    try:
+        for text in (command.actor, command.subject, str(command.arguments)):
+            text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _clean(value: Any) -> Any:
+    """Text that UTF-8 cannot hold, made storable (``\\udcff``) for the refusal's row."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
 
 
 def load(ctx: Context, uow: UnitOfWork, code: str) -> tuple[Project, StoredProject]:

@@ -254,7 +254,7 @@ def test_only_the_user_changes_their_targets_and_the_old_ones_are_told(project: 
     assert "added" in out
     site.sql("DELETE FROM user_targets WHERE url LIKE '%mallory%'")
     out = site("users", "notify", "add", "qa1", "notaurl://x", password=PASSWORD, code=1)
-    assert "invalid-target" in out
+    assert "invalid-notify-url" in out
     site("login", "pm1", password=PASSWORD)
     out = site("users", "notify", "add", "qa1", "json://127.0.0.1:9/mallory",
                env={"CDMO_PASSWORD": ""}, code=1)  # fmt: skip
