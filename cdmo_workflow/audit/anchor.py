@@ -92,7 +92,7 @@ class AuditReport:
                 f"covered by a signed checkpoint (key {keys}){deep}"
             )
         if self.status == "no checkpoints":
-            return f"audit trail NOT verified: no checkpoints in {self.checkpoint_dir}"
+            return f"audit trail NOT verified: {self.problems[0].split(': a deleted tail')[0]}"
         return f"audit trail BROKEN: {self.problems[0]}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -215,6 +215,7 @@ def check(
     *,
     checkpoint_dir: str,
     expect_keys: frozenset[str] = frozenset(),
+    scope: str | None = None,
 ) -> AuditReport:
     """The pure check: ``rows`` in (chain, seq) order; ``checkpoints``: chain → (file, lines)."""
     any_checkpoints = any(cps or bad for _f, cps, bad in checkpoints.values())
@@ -255,8 +256,9 @@ def check(
         status: Status = "broken"
     elif not any_checkpoints:
         status = "no checkpoints"
+        where = f"for chain {scope} in" if scope is not None else "in"
         problems = [
-            f"no checkpoints in {checkpoint_dir}: a deleted tail, a deleted chain or a "
+            f"no checkpoints {where} {checkpoint_dir}: a deleted tail, a deleted chain or a "
             "recomputed chain cannot be detected without them"
         ]
     else:
@@ -295,4 +297,5 @@ def check_database(
             keys,
             checkpoint_dir=str(checkpoint_dir),
             expect_keys=expect_keys,
+            scope=chain,
         )

@@ -127,3 +127,36 @@ def test_a_signature_removed_from_the_document(ctx: service.Context) -> None:
         )
         for p in rep.problems
     ), rep.problems
+
+
+def test_a_row_the_rules_refuse_is_named_by_the_replay(ctx: service.Context) -> None:
+    """A row written through the store (checkpointed, hash-correct) but that the pure core
+    would refuse: only the replay sees it."""
+    with ctx.db.unit_of_work() as uow:
+        uow.audit.append(
+            chain=CODE,
+            actor="pd-user",
+            action="gate.sign",
+            subject="scoping-go#1",
+            new={
+                "gate": "scoping-go",
+                "review": 1,
+                "user": "pd-user",
+                "name": "Pedro Developer",
+                "role": "qa",
+                "decision": "go",
+                "meaning": "approval",
+                "signed_at": "2026-12-01T10:00:00.000000Z",
+                "record_hash": "0" * 64,
+                "comment": None,
+                "conditions": [],
+            },
+        )
+        seq = uow.audit.last(CODE).seq  # type: ignore[union-attr]
+        uow.commit()
+    assert report(ctx, CODE).ok  # the chain and its checkpoints hold
+    rep = report(ctx, CODE, deep=True)
+    assert rep.problems[0].startswith(
+        f"project {CODE}: audit row seq {seq} (gate.sign by pd-user) is refused by the "
+        "engine's rules when replayed: "
+    ), rep.problems

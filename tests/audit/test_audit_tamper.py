@@ -254,6 +254,11 @@ def test_lost_checkpoints_are_never_intact(ctx) -> None:  # type: ignore[no-unty
     )
     data = json.loads(cli(ctx, "verify", "--json", code=1))
     assert data["status"] == "no checkpoints" and data["ok"] is False
+    one = cli(ctx, "verify", CODE, code=1)
+    assert one.strip() == (
+        f"audit trail NOT verified: no checkpoints for chain {CODE} in "
+        f"{ctx.settings.checkpoint_dir}"
+    )
     ctx.settings.checkpoint_dir.mkdir(parents=True)  # an empty folder is no better
     assert report(ctx).status == "no checkpoints"
 
