@@ -17,11 +17,12 @@ def _require_chain(ctx: Context, code: str | None) -> None:
             raise NotFound("project", code, "see `cdmo project list`")
 
 
-def verify_audit(ctx: Context, code: str | None = None) -> Any:
+def verify_audit(ctx: Context, code: str | None = None, *, deep: bool = False) -> Any:
+    """Each chain (or one) against its signed checkpoints; ``deep`` replays the documents."""
     from cdmo_workflow import audit
 
     _require_chain(ctx, code)
-    return audit.verify(ctx.db.engine, code)
+    return audit.verify_all(ctx.db, ctx.settings, code, deep=deep)
 
 
 def export_audit(ctx: Context, code: str, fmt: Literal["csv", "json"]) -> str:

@@ -312,6 +312,7 @@ def _commit(
         old=change.old,
         new=change.new,
         events=[e.to_dict() for e in events],
+        at=step.now,  # the core's own time: `audit verify --deep` replays with it
     )
     rows = outbox_rows(uow, project, events, rec.seq) if project is not None else []
     for index, notice in enumerate(step.notices):
