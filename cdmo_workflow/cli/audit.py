@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import DbOption, JsonOption, context, emit_json, errors, fail
+from ..display import plain
+from .common import DbOption, JsonOption, context, emit_json, errors, fail, require_database
 
 audit_app = typer.Typer(
     help="Verify, export and archive the audit trail (hash chain + signed checkpoints)."
@@ -84,6 +85,7 @@ def audit_verify(
             fail(f"audit bundle BROKEN: {err}")
         _print_report(report, json_out)
         return
+    require_database(db)
     with errors():
         ctx = context(db)
         if code is not None:
@@ -117,6 +119,7 @@ def audit_export(
 
     if fmt not in ("csv", "json", "html"):
         fail(f"unknown format {fmt!r}: use csv, json or html", 2)
+    require_database(db)
     with errors():
         ctx = context(db)
         _require_chain(ctx, code)
@@ -128,8 +131,11 @@ def audit_export(
             key = _export_key(ctx, code)
             text = audit.export(ctx.db, code, "csv" if fmt == "csv" else "json", key=key)
     if out is not None:
-        out.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {out}")
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {out}: {exc.strerror or exc}")
+        typer.echo(plain(f"wrote {out}"))
     else:
         typer.echo(text, nl=False)
 
