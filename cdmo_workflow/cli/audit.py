@@ -166,34 +166,23 @@ def audit_archive(
 
 
 @audit_app.command("rotate-key")
-def audit_rotate_key(db: DbOption = None, json_out: JsonOption = False) -> None:
-    """Replace the checkpoint signing key; old public keys stay in the keyring (audited)."""
-    from ..audit.keys import KEYS_FILE, add_to_keyring, keyring_path, load_or_create, rotate
-    from ..service import SYSTEM_CHAIN, system_actor
+def audit_rotate_key(
+    by: Annotated[str, typer.Option("--by", help="Your user id (an administrator).")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Replace the checkpoint signing key (administrators; audited). Old public keys stay in
+    the keyring, so older checkpoints still verify."""
+    from ..service import rotate_audit_key
+    from .common import credential_of
 
     with errors():
-        ctx = context(db)
-        s = ctx.settings
-        old, new = rotate(s.audit_key_file)
-        key = load_or_create(s.audit_key_file)
-        Path(s.checkpoint_dir).mkdir(parents=True, exist_ok=True)
-        add_to_keyring(Path(s.checkpoint_dir) / KEYS_FILE, key.public)
-        for listener in ctx.db.commit_listeners:  # sign with the new key from now on
-            getattr(listener, "reload", lambda: None)()
-        with ctx.db.unit_of_work() as uow:
-            uow.audit.append(
-                chain=SYSTEM_CHAIN,
-                actor=system_actor(),
-                action="audit.rotate-key",
-                subject=new,
-                old={"key": old},
-                new={"key": new, "keyring": str(keyring_path(s.audit_key_file))},
-            )
-            uow.commit()
-    info = {"old_key": old, "new_key": new, "keyring": str(keyring_path(s.audit_key_file))}
+        result = rotate_audit_key(context(db), by, **credential_of(by, db))
+    info = {k: result.data[k] for k in ("old_key", "new_key", "keyring")}
     if json_out:
         emit_json(info)
     else:
         typer.echo(
-            f"audit key rotated: {old or 'none'} → {new}; old public keys stay in {info['keyring']}"
+            f"audit key rotated: {info['old_key'] or 'none'} → {info['new_key']}; "
+            f"old public keys stay in {info['keyring']}"
         )

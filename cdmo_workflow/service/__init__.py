@@ -30,7 +30,7 @@ from cdmo_workflow.service.accounts import (
     system_actor,
     unlock_user,
 )
-from cdmo_workflow.service.audit import export_audit, verify_audit
+from cdmo_workflow.service.audit import export_audit, rotate_audit_key, verify_audit
 from cdmo_workflow.service.authority import ADMIN_ROLE, AUTHORITY, Authority
 from cdmo_workflow.service.context import AfterCommit, Context, open_context
 from cdmo_workflow.service.credentials import Credential
@@ -89,6 +89,7 @@ __all__ = [
     "reset_password",
     "resume_project",
     "revoke_role",
+    "rotate_audit_key",
     "sign_gate",
     "start_project",
     "submit_deliverable",

@@ -90,6 +90,14 @@ _ROWS = (
         "not-admin",
     ),
     Authority(
+        "audit.rotate-key",
+        "cdmo audit rotate-key",
+        "an administrator (global role admin)",
+        "password-or-session",
+        (ADMIN_ROLE,),
+        "not-admin",
+    ),
+    Authority(
         "user.activate",
         "cdmo users activate",
         "the user, with the one-time code sent to their own targets",

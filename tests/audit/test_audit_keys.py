@@ -43,12 +43,21 @@ def test_rotation_keeps_old_checkpoints_verifiable(sqlite_url: str) -> None:
     ctx = open_ctx(sqlite_url)
     small_trail(ctx, CODE, 3)
     old = report(ctx).keys
+    service.provision_user(ctx, "keyadmin", "Kay Admin", ["admin"], PASSWORD)
     env = {
         "CDMO_DATABASE_URL": sqlite_url,
         "CDMO_CHECKPOINT_DIR": str(ctx.settings.checkpoint_dir),
         "CDMO_AUDIT_KEY_FILE": str(ctx.settings.audit_key_file),
+        "CDMO_PASSWORD": PASSWORD,
     }
-    out = CliRunner().invoke(app, ["audit", "rotate-key"], env=env, catch_exceptions=False)
+    refused = CliRunner().invoke(
+        app, ["audit", "rotate-key", "--by", user_of("pm")], env=env, catch_exceptions=False
+    )
+    assert refused.exit_code == 1 and "not-admin" in refused.output
+    assert report(ctx).keys == old  # nothing rotated
+    out = CliRunner().invoke(
+        app, ["audit", "rotate-key", "--by", "keyadmin"], env=env, catch_exceptions=False
+    )
     assert out.exit_code == 0, out.output
     assert out.output.startswith(f"audit key rotated: {old[0]} → ")
     new = out.output.split("→ ")[1].split(";")[0]
@@ -70,7 +79,11 @@ def test_rotation_keeps_old_checkpoints_verifiable(sqlite_url: str) -> None:
     ring = keys.read_keyring(keys.keyring_path(ctx.settings.audit_key_file))
     assert set(ring) == {old[0], new}
     with fresh.db.unit_of_work() as uow:
-        rotated = [r for r in uow.audit.rows("_system") if r["action"] == "audit.rotate-key"]
+        rotated = [
+            r
+            for r in uow.audit.rows("_system")
+            if r["action"] == "audit.rotate-key" and r["outcome"] == "accepted"
+        ]
     assert rotated and rotated[0]["new"]["key"] == new and rotated[0]["old"] == {"key": old[0]}
 
 
