@@ -6,6 +6,11 @@
 ``CDMO_RELAY_MAX_ATTEMPTS``, ``CDMO_RELAY_BACKOFF_SECONDS``, ``CDMO_RELAY_BATCH``
 ``CDMO_LOCK_AFTER``     failed sign-ins before an account locks (default 5)
 ``CDMO_PASSWORD_MAX_AGE_DAYS``  password ageing; 0 (default) turns it off
+``CDMO_TEAM``           ``1`` on every worker and CLI of a team deployment: refuse to run
+                        without ``CDMO_DATABASE_URL`` or on a local SQLite file
+``CDMO_STUCK_AFTER``    seconds a gate run may stay Pending or Running before the reconcile
+                        marks it Crashed and replaces it (default 90)
+``CDMO_HOUSEKEEPING_EVERY``  seconds between reconcile/relay/watch passes (default 20)
 """
 
 from __future__ import annotations
@@ -16,6 +21,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite:///.cdmo/cdmo.db"
+TRUE = ("1", "true", "yes", "on")
+
+
+class ConfigError(ValueError):
+    """A setting that would make this process silently use the wrong database (one line)."""
+
+
+def team_mode(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return (env.get("CDMO_TEAM") or "").strip().lower() in TRUE
+
+
+def check_team_database(url: str | None, env: Mapping[str, str] | None = None) -> None:
+    """In team mode (``CDMO_TEAM=1``) the project database must be a shared server.
+
+    A missing ``CDMO_DATABASE_URL`` would fall back to ``sqlite:///.cdmo/cdmo.db``: each
+    worker would then silently keep a database of its own.
+    """
+    if not team_mode(env):
+        return
+    if not url or not url.strip():
+        raise ConfigError(
+            "CDMO_TEAM=1 but CDMO_DATABASE_URL is not set in this process's environment "
+            "(set it on the worker, e.g. in its systemd unit; see docs/orchestration.md)"
+        )
+    if url.strip().lower().startswith("sqlite"):
+        raise ConfigError(
+            f"CDMO_TEAM=1 but CDMO_DATABASE_URL is a local SQLite file ({url.strip()}); "
+            "a team shares one PostgreSQL database"
+        )
 
 
 def mask_url(url: str) -> str:
@@ -67,11 +102,15 @@ class Settings:
     relay_batch_size: int = 50
     lock_after: int = 5
     password_max_age_days: int = 0
+    team: bool = False
+    stuck_after_seconds: float = 90.0
+    housekeeping_every_seconds: float = 20.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         ui = (env.get("CDMO_UI_URL") or "").strip() or None
+        check_team_database(env.get("CDMO_DATABASE_URL"), env)
         return cls(
             database_url=(env.get("CDMO_DATABASE_URL") or "").strip() or DEFAULT_DATABASE_URL,
             definitions_dir=Path(env.get("CDMO_DEFINITIONS") or Path.cwd()),
@@ -81,6 +120,9 @@ class Settings:
             relay_batch_size=_int(env, "CDMO_RELAY_BATCH", 50),
             lock_after=_int(env, "CDMO_LOCK_AFTER", 5),
             password_max_age_days=_int(env, "CDMO_PASSWORD_MAX_AGE_DAYS", 0),
+            team=team_mode(env),
+            stuck_after_seconds=_float(env, "CDMO_STUCK_AFTER", 90.0),
+            housekeeping_every_seconds=_float(env, "CDMO_HOUSEKEEPING_EVERY", 20.0),
         )
 
     @property
@@ -94,7 +136,9 @@ class Settings:
             f"relay_max_attempts={self.relay_max_attempts}, "
             f"relay_backoff_seconds={self.relay_backoff_seconds}, "
             f"relay_batch_size={self.relay_batch_size}, lock_after={self.lock_after}, "
-            f"password_max_age_days={self.password_max_age_days})"
+            f"password_max_age_days={self.password_max_age_days}, team={self.team}, "
+            f"stuck_after_seconds={self.stuck_after_seconds}, "
+            f"housekeeping_every_seconds={self.housekeeping_every_seconds})"
         )
 
 
