@@ -154,18 +154,36 @@ class Worker:
             )
 
     def group(self) -> list[int]:
-        """Every process of this worker's session (the worker and its flow-run children)."""
+        """The worker and all its descendants (Prefect starts each flow run in a session of
+        its own, so the process group alone would miss them)."""
         if self.proc is None:
             return []
-        out = subprocess.run(["ps", "-eo", "pid=,sid="], capture_output=True, text=True).stdout
-        return [
-            int(p)
-            for p, s in (line.split() for line in out.splitlines())
-            if int(s) == self.proc.pid
-        ]
+        out = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout
+        children: dict[int, list[int]] = {}
+        for line in out.splitlines():
+            pid, ppid = (int(x) for x in line.split())
+            children.setdefault(ppid, []).append(pid)
+        found, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo.extend(children.get(pid, []))
+        return found
+
+    def processes_of(self, flow_run_id: Any) -> set[int]:
+        """This worker's processes that execute that flow run (PREFECT__FLOW_RUN_ID)."""
+        found = set()
+        for pid in self.group():
+            try:
+                environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode() in environ:
+                found.add(pid)
+        return found
 
     def kill(self) -> None:
-        """The machine dies: SIGKILL the whole session at once."""
+        """The machine dies: SIGKILL the worker and every process under it at once."""
         if self.proc is None:
             return
         for pid in self.group():

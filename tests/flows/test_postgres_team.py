@@ -3,6 +3,7 @@ flow deployed from the checkout, and a ``prefect worker start`` subprocess runni
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -190,13 +191,16 @@ def _signed(ctx: Any, code: str, user: str, gate: str) -> int:
     return sum(1 for a, s in _accepted_signs(ctx, code) if a == user and s.split("#")[0] == gate)
 
 
-def _worker_of(workers: list[Any], run: Any) -> Any:
-    """The worker whose process session holds the run's process (``host:pid``)."""
-    raw = str(run.infrastructure_pid or "")
-    if not raw or run.state.type.value not in ("PENDING", "RUNNING"):
+def _worker_of(workers: list[Any], run: Any, old: dict[str, set[int]]) -> Any:
+    """The worker a new process of which executes the run (its PREFECT__FLOW_RUN_ID)."""
+    if run.state.type.value not in ("PENDING", "RUNNING"):
         return None
-    pid = int(raw.rsplit(":", 1)[-1])
-    return next((w for w in workers if pid in w.group()), None)
+    return next((w for w in workers if w.processes_of(run.id) - old[w.name]), None)
+
+
+def _dump(client: Any) -> None:
+    for r in client.read_flow_runs(limit=200):
+        print(f"  {r.name:40} {r.state.name:12} {r.tags} {r.state.message or ''}"[:250])
 
 
 def submit_all_mini(ctx: Any, code: str, phase: str) -> None:
@@ -338,6 +342,7 @@ def test_team_deployment_survives_lost_worker_restart_and_outage(
 
             # -- 2. a worker machine dies while the gate run processes a sign-off
             run = _waiting_now(client, plain, code, "build-complete")
+            old = {w.name: w.processes_of(run.id) for w in workers}  # exiting after suspend
             _resume_ui(client, run, "qa1", "qa")
             wait_until(
                 lambda: (
@@ -349,7 +354,10 @@ def test_team_deployment_survives_lost_worker_restart_and_outage(
                 every=0.1,
             )
             victim = wait_until(
-                lambda: _worker_of(workers, client.read_flow_run(run.id)), 20, "its worker", 0.1
+                lambda: _worker_of(workers, client.read_flow_run(run.id), old),
+                20,
+                "its worker",
+                0.1,
             )
             was = client.read_flow_run(run.id).state.type.value
             signed_before = _signed(plain, code, "qa1", "build-complete")
@@ -421,6 +429,16 @@ def test_team_deployment_survives_lost_worker_restart_and_outage(
         print("network namespaces:", use_netns)
         assert timings["lost worker -> waiting again"] < 120, timings
     finally:
+        if sys.exc_info()[0] is not None:
+            print("timings so far:", timings)
+            with (
+                contextlib.suppress(Exception),
+                temporary_settings(
+                    updates={PREFECT_API_URL: local_api, PREFECT_API_AUTH_STRING: AUTH}
+                ),
+                get_client(sync_client=True) as c,
+            ):
+                _dump(c)
         for w in workers:
             w.stop()
         server.stop()
