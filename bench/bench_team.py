@@ -252,6 +252,84 @@ def run(tmp: Path) -> dict[str, Any]:
     return out
 
 
+def reconcile_scale(tmp: Path, n: int) -> dict[str, Any]:
+    """The reconcile pass alone over ``n`` waiting gate runs, without workers: the runs are
+    created by a reconcile pass and put in the state a suspended gate run has (Suspended,
+    pause key ``design-review-1-<seq>``) through the API, so n can be 1,000 on 2 cores."""
+    from cdmo_workflow.orchestration.server import PrefectServer, free_port
+
+    defs = _defs(tmp / "defs")
+    prefect_db = _pg_db(extension=True)
+    project_db = _pg_db()
+    db_url = "postgresql+psycopg://" + project_db.split("://", 1)[1]
+    server = PrefectServer(
+        tmp / "prefect",
+        free_port(),
+        env={
+            "PREFECT_API_DATABASE_CONNECTION_URL": "postgresql+asyncpg://"
+            + prefect_db.split("://", 1)[1]
+        },
+    )
+    out: dict[str, Any] = {"gates": n}
+    try:
+        server.start()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CDMO_"))}
+        env |= {
+            "PYTHONPATH": str(ROOT),
+            "PREFECT_API_URL": server.api_url,
+            "PREFECT_HOME": str(tmp / "deployer"),
+            "CDMO_CHECKOUT": str(ROOT),
+        }
+        cdmo = str(Path(sys.executable).with_name("cdmo"))
+        r = subprocess.run([cdmo, "deploy"], env=env, cwd=ROOT, capture_output=True, text=True)
+        if r.returncode:
+            raise RuntimeError(r.stdout + r.stderr)
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            from prefect import get_client
+            from prefect.states import Suspended
+
+            from cdmo_workflow import service
+            from cdmo_workflow.orchestration.runs import read_gate_runs, reconcile_runs
+            from cdmo_workflow.orchestration.state import last_seqs
+
+            ctx = service.open_context(db_url=db_url, definitions=defs, prefect_hooks=False)
+            ctx.db.migrate()
+            service.add_user(ctx, "pm1", "pm1", ["pm"], PASSWORD)
+            t0 = time.monotonic()
+            for i in range(n):
+                code = f"R-{i:04d}"
+                service.start_project(ctx, code, "mini-programme", "Bench", TEAM, by="pm1")
+                service.submit_deliverable(ctx, code, "design", "spec", "pm1", "DMS-1")
+            out["open_gates_in_db_s"] = round(time.monotonic() - t0, 1)
+            with get_client(sync_client=True) as client:
+                first = reconcile_runs(ctx, client)
+                out["pass_creating_runs_s"] = first.seconds
+                seqs = last_seqs(ctx)
+                t0 = time.monotonic()
+                for run in read_gate_runs(client, ("SCHEDULED",)):
+                    code = run.parameters["project"]
+                    key = f"design-review-1-{seqs[code]}"
+                    client.set_flow_run_state(
+                        run.id, Suspended(timeout_seconds=None, pause_key=key), force=True
+                    )
+                out["suspend_via_api_s"] = round(time.monotonic() - t0, 1)
+                passes = [reconcile_runs(ctx, client) for _ in range(3)]
+                out["pass_all_current_s"] = [p.seconds for p in passes]
+                out["waiting_seen"] = passes[-1].waiting
+    finally:
+        server.stop()
+        from cdmo_workflow.store import dispose_engines
+
+        with contextlib.suppress(Exception):
+            dispose_engines(db_url)
+        for url in (prefect_db, project_db):
+            with contextlib.suppress(Exception):
+                _drop(url)
+    return out
+
+
 BARE_DEPLOY = """
 import os
 from prefect import flow
@@ -262,9 +340,14 @@ flow.from_source(source=os.getcwd(), entrypoint="bench/bare_flow.py:bare_suspend
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="bench-team-") as tmp:
-        result = run(Path(tmp))
-    print(json.dumps(result, indent=2))
+    """``BENCH_TEAM_RECONCILE=1000`` measures the reconcile pass alone at that size first."""
+    n = int(os.environ.get("BENCH_TEAM_RECONCILE", "0"))
+    if n:
+        with tempfile.TemporaryDirectory(prefix="bench-reconcile-") as tmp:
+            print(json.dumps({"reconcile_only": reconcile_scale(Path(tmp), n)}, indent=2))
+    if GATES:
+        with tempfile.TemporaryDirectory(prefix="bench-team-") as tmp:
+            print(json.dumps(run(Path(tmp)), indent=2))
     return 0
 
 

@@ -91,7 +91,7 @@ def deploy(
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from prefect import get_client
 
-    from ..orchestration.serving import ensure_automations
+    from ..orchestration.serving import ensure_automations, start_housekeeping
 
     with errors(), get_client(sync_client=True) as client:
         try:
@@ -126,6 +126,8 @@ def deploy(
     with errors(), get_client(sync_client=True) as client:
         created = ensure_automations(client)
         problems = verify(client, names)
+        if not any(problems.values()):
+            start_housekeeping(client)
     bad = {n: p for n, p in problems.items() if p}
     for name, items in bad.items():
         for item in items:

@@ -29,7 +29,6 @@ from .. import service
 from ..domain.errors import NotFound
 from . import naming
 from .forms import REFRESH, REFRESH_INPUT, SignOffInput, build_form, describe
-from .runs import ready_form
 from .state import last_attempt, last_seq, review_is_live, user_names
 
 log = logging.getLogger("cdmo_workflow.orchestration")
@@ -170,7 +169,7 @@ def review_gate(project: str, gate: str, review: int) -> dict[str, Any]:
             r = proj.open_review(gate)
             assert r is not None
             text = describe(proj, r, user_names(ctx), last_attempt(ctx, project, gate), note)
-            form = ready_form(build_form(proj, r, text), run_id, key)  # schema before Paused
+            form = build_form(proj, r, text)
             try:
                 value = suspend_flow_run(wait_for_input=form, key=key, timeout=None)
             except Pause:

@@ -124,7 +124,7 @@ def refresh_waiting(
         if gates is not None and run.parameters.get("gate") not in gates:
             continue
         try:
-            response = client.resume_flow_run(run.id, run_input=dict(REFRESH_INPUT))
+            response = resume_with_retry(client, run.id, dict(REFRESH_INPUT))
         except Exception as exc:  # not paused any more, gone, API hiccup: it re-reads anyway
             log.info("could not refresh gate run %s: %s", run.id, exc)
             continue
@@ -417,7 +417,7 @@ def reconcile_runs(
 
 def _refresh(client: Any, run: Any) -> bool:
     try:
-        response = client.resume_flow_run(run.id, run_input=dict(REFRESH_INPUT))
+        response = resume_with_retry(client, run.id, dict(REFRESH_INPUT))
     except Exception as exc:
         log.info("could not refresh gate run %s: %s", run.id, exc)
         return False
@@ -425,26 +425,25 @@ def _refresh(client: Any, run: Any) -> bool:
     return status is None or status.value == "ACCEPT"
 
 
-def ready_form(form: Any, run_id: UUID, key: str) -> Any:
-    """The schema race: ``suspend_flow_run`` marks the run Suspended *before* it saves the
-    form's schema, so a fast resume is refused with "Run input schema not found". Save the
-    schema and description first (keys ``suspended-<key>-schema``/``-description``), and
-    return the form with a ``save`` that tolerates them existing already."""
-    import httpx
-    from prefect.input.run_input import keyset_from_base_key, run_input_subclass_from_type
+SCHEMA_RACE = "Run input schema not found"
 
-    base: Any = run_input_subclass_from_type(form)
-    keyset = keyset_from_base_key(f"{naming.SUSPENDED_PREFIX}{key}")
 
-    def save(cls: Any, keyset: Any, flow_run_id: Any = None) -> None:
-        try:
-            base.save.__func__(cls, keyset, flow_run_id=flow_run_id)
-        except httpx.HTTPStatusError as exc:  # 409: saved already (by us, a moment ago)
-            if exc.response.status_code != 409:
-                raise
+def resume_with_retry(
+    client: Any, run_id: Any, run_input: dict[str, Any], attempts: int = 8, delay: float = 0.25
+) -> Any:
+    """``resume_flow_run`` that absorbs the schema race.
 
-    ready: Any = type(
-        base.__name__, (base,), {"save": classmethod(save), "__module__": base.__module__}
-    )
-    ready.save(keyset, flow_run_id=run_id)
-    return ready
+    Prefect 3.9 marks a run Paused first and saves its form's schema after, and the server
+    deletes any input under the new pause key's keyset at the Paused transition (so the
+    schema cannot be saved before). A resume in between is refused with "Run input schema
+    not found" and stores nothing; it is retried here after a short wait. Other refusals
+    (not paused, invalid input) are returned at once."""
+    response = None
+    for i in range(attempts):
+        response = client.resume_flow_run(run_id, run_input=run_input)
+        status = getattr(response, "status", None)
+        details = str(getattr(response, "details", "") or "")
+        if status is None or status.value == "ACCEPT" or SCHEMA_RACE not in details:
+            return response
+        time.sleep(delay * (i + 1))
+    return response

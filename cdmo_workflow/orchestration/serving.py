@@ -121,6 +121,20 @@ def apply(deps: list[Any]) -> None:
     for d in deps:
         d.apply()
     ensure_automations()
+    start_housekeeping()
+
+
+def start_housekeeping(client: Any | None = None) -> None:
+    """Start a housekeeping run now rather than at the next 15-minute slot (a second one is
+    cancelled by the deployment's concurrency limit, so this is always safe)."""
+    from prefect import get_client
+
+    if client is None:
+        with get_client(sync_client=True) as c:
+            start_housekeeping(c)
+            return
+    dep = client.read_deployment_by_name("housekeeping/housekeeping")
+    client.create_flow_run_from_deployment(dep.id, tags=[HOUSEKEEPING_TAG])
 
 
 def serve(deps: list[Any], *, limit: int | None = None) -> None:

@@ -114,13 +114,27 @@ def test_crashed_and_stuck_runs_are_replaced_and_their_inputs_applied(
     assert [r.id for r in live] == [again.id]  # one live run per review
 
 
-def test_fast_resumes_never_meet_a_missing_schema(orchestra: Orchestra) -> None:
-    """Resume each run the moment it is Paused (the UI under load): the form's schema must
-    already be there (it is saved before the suspend), so no resume is refused."""
+def test_fast_resumes_lose_no_signature_to_the_schema_race(orchestra: Orchestra) -> None:
+    """Resume each run the moment it is Paused (a signer under load). Prefect 3.9 saves the
+    form's schema only after the Paused transition (which deletes inputs under that key),
+    so a resume in between is refused with "Run input schema not found"; it stores
+    nothing, and ``resume_with_retry`` (used by every resume cdmo sends) tries again:
+    every signature is recorded exactly once."""
+    from cdmo_workflow.orchestration.runs import SCHEMA_RACE, resume_with_retry
+
     orch = orchestra
     codes = [_open(orch, "RACE") for _ in range(6)]
-    refused: list[str] = []
+    raced: list[str] = []
     with orch.client() as c:
+        original = c.resume_flow_run
+
+        def counting(run_id: Any, run_input: Any = None) -> Any:
+            response = original(run_id, run_input=run_input)
+            if SCHEMA_RACE in str(getattr(response, "details", "") or ""):
+                raced.append(str(run_id))
+            return response
+
+        c.resume_flow_run = counting  # type: ignore[method-assign]
         for code in codes:
             for user, role in (("pm1", "pm"), ("cust1", "customer")):
                 before = orch.last_seq(code)
@@ -131,15 +145,12 @@ def test_fast_resumes_never_meet_a_missing_schema(orchestra: Orchestra) -> None:
                     return None
 
                 run = wait_for(paused, 90, f"{code} paused", every=0.02)
-                response = c.resume_flow_run(
-                    run.id,
-                    run_input={"action": "sign", "user": user, "role": role, "password": PASSWORD}
-                    | SIGN,
-                )
-                if response.status.value != "ACCEPT":
-                    refused.append(f"{code}: {response.details}")
-                    continue
+                form = {"action": "sign", "user": user, "role": role, "password": PASSWORD}
+                response = resume_with_retry(c, run.id, form | SIGN)
+                assert response.status.value == "ACCEPT", response.details
                 wait_for(lambda code=code, b=before: orch.last_seq(code) > b, 90, "signed")
-    assert refused == []
+    print(f"resumes that met the schema race and were retried: {len(raced)} of 12")
     for code in codes:
-        assert orch.gate(code, "design-review")["state"] == "decided"
+        gate = orch.gate(code, "design-review")
+        assert gate["state"] == "decided"
+        assert sorted(s["user"] for s in gate["signatures"]) == ["cust1", "pm1"]
