@@ -225,19 +225,20 @@ class NoPrefectWarning:
         self.ctx = ctx
 
     def __call__(self, result: Any) -> None:
-        if NoPrefectWarning.warned or result.replayed or not result.events:
+        if NoPrefectWarning.warned or result.replayed or not result.events or not result.project:
             return
-        from .state import live_reviews
+        from .state import open_review_count
 
-        n = len(live_reviews(self.ctx))
+        n = open_review_count(self.ctx, result.project)
         if not n:
             return
         NoPrefectWarning.warned = True
         import sys
 
         sys.stderr.write(
-            f"warning: no Prefect API configured (PREFECT_API_URL): {n} gate review(s) wait "
-            "in Prefect and their forms stay stale until the next reconcile\n"
+            f"warning: no Prefect API configured (PREFECT_API_URL): {n} gate review(s) of "
+            f"{result.project} wait in Prefect and their forms stay stale until the next "
+            "reconcile\n"
         )
 
 

@@ -149,6 +149,21 @@ def live_reviews(ctx: Any) -> dict[tuple[str, str, int], LiveReview]:
     return out
 
 
+def open_review_count(ctx: Any, code: str) -> int:
+    """Open gate reviews of one active project (0 otherwise): one primary-key read."""
+    import sqlalchemy as sa
+
+    from ..store import tables as t
+
+    p = t.projects.c
+    stmt = sa.select(p.state, p.summary).where(p.code == code)
+    with ctx.db.unit_of_work(read_only=True) as uow:
+        row = uow.session.execute(stmt).first()
+    if row is None or row[0] != ProjectState.ACTIVE.value:
+        return 0
+    return len((row[1] or {}).get("open_gates", []))
+
+
 def project_states(ctx: Any, codes: set[str]) -> dict[str, str]:
     """project code → state, for the given codes (missing codes are absent)."""
     import sqlalchemy as sa

@@ -116,7 +116,7 @@ class R:  # a committed command's result
     replayed, events, project = False, ["gate.signed"], "P-1"
 class Ctx: pass
 import cdmo_workflow.orchestration.state as st
-st.live_reviews = lambda ctx: {("P-1", "g", 1): None, ("P-2", "g", 1): None}
+st.open_review_count = lambda ctx, code: 2
 h = NoPrefectWarning(Ctx())
 h(R()); h(R())
 print(json.dumps({"ok": True}))
