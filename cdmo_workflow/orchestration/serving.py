@@ -138,8 +138,11 @@ def start_housekeeping(client: Any | None = None) -> None:
 
 
 def serve(deps: list[Any], *, limit: int | None = None) -> None:
-    """Serve until interrupted (blocks)."""
+    """Serve until interrupted (blocks). Flow-run subprocesses inherit a 30 s heartbeat
+    (Prefect's default, 180 s, is longer than the zombie automation's 90 s window)."""
     from prefect import serve as prefect_serve
+
+    os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", str(HEARTBEAT_SECONDS))
 
     prefect_serve(*deps, print_starting_message=False, pause_on_shutdown=False, limit=limit)
 
