@@ -296,7 +296,8 @@ def reconcile_scale(tmp: Path, n: int) -> dict[str, Any]:
 
             ctx = service.open_context(db_url=db_url, definitions=defs, prefect_hooks=False)
             ctx.db.migrate()
-            service.add_user(ctx, "pm1", "pm1", ["pm"], PASSWORD)
+            for uid, role in [("pm1", "pm"), ("cust1", "customer"), ("qa1", "qa")]:
+                service.add_user(ctx, uid, uid, [role], PASSWORD)
             t0 = time.monotonic()
             for i in range(n):
                 code = f"R-{i:04d}"

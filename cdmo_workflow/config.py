@@ -9,7 +9,7 @@
 ``CDMO_TEAM``           ``1`` on every worker and CLI of a team deployment: refuse to run
                         without ``CDMO_DATABASE_URL`` or on a local SQLite file
 ``CDMO_STUCK_AFTER``    seconds a gate run may stay Pending or Running before the reconcile
-                        marks it Crashed and replaces it (default 90)
+                        marks it Crashed and replaces it (default 60)
 ``CDMO_HOUSEKEEPING_EVERY``  seconds between reconcile/relay/watch passes (default 20)
 """
 
@@ -103,7 +103,7 @@ class Settings:
     lock_after: int = 5
     password_max_age_days: int = 0
     team: bool = False
-    stuck_after_seconds: float = 90.0
+    stuck_after_seconds: float = 60.0
     housekeeping_every_seconds: float = 20.0
 
     @classmethod
@@ -121,7 +121,7 @@ class Settings:
             lock_after=_int(env, "CDMO_LOCK_AFTER", 5),
             password_max_age_days=_int(env, "CDMO_PASSWORD_MAX_AGE_DAYS", 0),
             team=team_mode(env),
-            stuck_after_seconds=_float(env, "CDMO_STUCK_AFTER", 90.0),
+            stuck_after_seconds=_float(env, "CDMO_STUCK_AFTER", 60.0),
             housekeeping_every_seconds=_float(env, "CDMO_HOUSEKEEPING_EVERY", 20.0),
         )
 

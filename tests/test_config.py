@@ -62,7 +62,7 @@ def test_team_mode_refuses_a_missing_or_local_database() -> None:
     s = Settings.from_env(
         {"CDMO_TEAM": "1", "CDMO_DATABASE_URL": "postgresql+psycopg://u:pw@db/cdmo"}
     )
-    assert s.team and s.stuck_after_seconds == 90.0 and s.housekeeping_every_seconds == 20.0
+    assert s.team and s.stuck_after_seconds == 60.0 and s.housekeeping_every_seconds == 20.0
     assert Settings.from_env({"CDMO_TEAM": "0"}).database_url == DEFAULT_DATABASE_URL
 
 

@@ -78,7 +78,7 @@ def watch(ctx: Any | None = None) -> dict[str, Any]:
 
 def _alive() -> None:
     """A heartbeat of this run on every pass, whatever PREFECT_FLOWS_HEARTBEAT_FREQUENCY the
-    worker has (Prefect's default 180 s is longer than the zombie automation's 90 s)."""
+    worker has (Prefect's default 180 s is longer than the zombie automation's 75 s)."""
     try:
         from prefect.context import FlowRunContext
         from prefect.events import emit_event

@@ -139,7 +139,7 @@ def start_housekeeping(client: Any | None = None) -> None:
 
 def serve(deps: list[Any], *, limit: int | None = None) -> None:
     """Serve until interrupted (blocks). Flow-run subprocesses inherit a 30 s heartbeat
-    (Prefect's default, 180 s, is longer than the zombie automation's 90 s window)."""
+    (Prefect's default, 180 s, is longer than the zombie automation's 75 s window)."""
     from prefect import serve as prefect_serve
 
     os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", str(HEARTBEAT_SECONDS))
@@ -149,13 +149,13 @@ def serve(deps: list[Any], *, limit: int | None = None) -> None:
 
 ZOMBIE_AUTOMATION = "cdmo: crash gate runs without heartbeat"
 HEARTBEAT_SECONDS = 30  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY on workers (Prefect's minimum)
-ZOMBIE_WITHIN = timedelta(seconds=90)  # three missed heartbeats
+ZOMBIE_WITHIN = timedelta(seconds=75)  # two and a half missed 30 s heartbeats
 
 
 def zombie_automation() -> Any:
     """Prefect's documented automation for lost workers ("detect zombie flows"), limited to
     the cdmo runs: after a heartbeat, any flow-run event of the same run must follow within
-    90 s, else the run is marked Crashed (the reconcile then replaces it)."""
+    75 s, else the run is marked Crashed (the reconcile then replaces it)."""
     from prefect.client.schemas.objects import StateType
     from prefect.events.actions import ChangeFlowRunState
     from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
@@ -183,7 +183,7 @@ def zombie_automation() -> Any:
         actions=[
             ChangeFlowRunState(
                 state=StateType.CRASHED,
-                message="No heartbeat for 90 s: its worker is gone (cdmo automation).",
+                message="No heartbeat for 75 s: its worker is gone (cdmo automation).",
             )
         ],
     )
