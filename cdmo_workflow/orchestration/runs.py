@@ -305,7 +305,7 @@ def reconcile_runs(
     client: Any,
     *,
     stuck_after: float | None = None,
-    ended_window: timedelta = timedelta(days=1),
+    ended_window: timedelta = timedelta(hours=1),
 ) -> ReconcileStats:
     """One pass: compare every gate-review run in Prefect with the database and heal.
 
