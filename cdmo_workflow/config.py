@@ -20,6 +20,11 @@ The local state folder is the folder of the SQLite database file when the databa
 
 Counts and ages are whole numbers from 1 (0 for the password age) to 1,000,000; a negative,
 zero or unreadable value is refused with a message naming the variable.
+``CDMO_TEAM``           ``1`` on every worker and CLI of a team deployment: refuse to run
+                        without ``CDMO_DATABASE_URL`` or on a local SQLite file
+``CDMO_STUCK_AFTER``    seconds a gate run may stay Pending or Running before the reconcile
+                        marks it Crashed and replaces it (default 60)
+``CDMO_HOUSEKEEPING_EVERY``  seconds between reconcile/relay/watch passes (default 20)
 """
 
 from __future__ import annotations
@@ -30,6 +35,38 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite:///.cdmo/cdmo.db"
+TRUE = ("1", "true", "yes", "on")
+
+
+class ConfigError(ValueError):
+    """A setting that would make this process silently use the wrong database (one line)."""
+
+
+def team_mode(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return (env.get("CDMO_TEAM") or "").strip().lower() in TRUE
+
+
+def check_team_database(url: str | None, env: Mapping[str, str] | None = None) -> None:
+    """In team mode (``CDMO_TEAM=1``) the project database must be a shared server.
+
+    A missing ``CDMO_DATABASE_URL`` would fall back to ``sqlite:///.cdmo/cdmo.db``: each
+    worker would then silently keep a database of its own.
+    """
+    if not team_mode(env):
+        return
+    if not url or not url.strip():
+        raise ConfigError(
+            "CDMO_TEAM=1 but CDMO_DATABASE_URL is not set in this process's environment "
+            "(set it on the worker, e.g. in its systemd unit; see docs/orchestration.md)"
+        )
+    if url.strip().lower().startswith("sqlite"):
+        raise ConfigError(
+            f"CDMO_TEAM=1 but CDMO_DATABASE_URL is a local SQLite file ({url.strip()}); "
+            "a team shares one PostgreSQL database"
+        )
+
+
 DEFAULT_STATE_DIR = Path(".cdmo")
 
 
@@ -110,11 +147,15 @@ class Settings:
     audit_key_file_override: Path | None = None
     checkpoint_dir_override: Path | None = None
     checkpoint_fsync: bool = False
+    team: bool = False
+    stuck_after_seconds: float = 60.0
+    housekeeping_every_seconds: float = 20.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         ui = (env.get("CDMO_UI_URL") or "").strip() or None
+        check_team_database(env.get("CDMO_DATABASE_URL"), env)
         url = (env.get("CDMO_DATABASE_URL") or "").strip() or DEFAULT_DATABASE_URL
         key_file = (env.get("CDMO_AUDIT_KEY_FILE") or "").strip()
         checkpoints = (env.get("CDMO_CHECKPOINT_DIR") or "").strip()
@@ -135,6 +176,9 @@ class Settings:
             checkpoint_fsync=(env.get("CDMO_CHECKPOINT_FSYNC") or "").strip().lower()
             in ("1", "true", "yes", "on"),
             password_max_age_days=_int(env, "CDMO_PASSWORD_MAX_AGE_DAYS", 0, minimum=0),
+            team=team_mode(env),
+            stuck_after_seconds=_float(env, "CDMO_STUCK_AFTER", 60.0),
+            housekeeping_every_seconds=_float(env, "CDMO_HOUSEKEEPING_EVERY", 20.0),
         )
 
     @property
@@ -166,7 +210,9 @@ class Settings:
             f"session_idle_minutes={self.session_idle_minutes}, "
             f"session_max_hours={self.session_max_hours}, admins_may_sign={self.admins_may_sign}, "
             f"audit_key_file={str(self.audit_key_file)!r}, "
-            f"checkpoint_dir={str(self.checkpoint_dir)!r})"
+            f"checkpoint_dir={str(self.checkpoint_dir)!r}, "
+            f"team={self.team}, stuck_after_seconds={self.stuck_after_seconds}, "
+            f"housekeeping_every_seconds={self.housekeeping_every_seconds})"
         )
 
 

@@ -103,17 +103,36 @@ def test_restart_the_runner_while_gates_wait(orchestra: Orchestra) -> None:
     assert run.id in {r.id for r in orch.gate_runs(code)}
 
 
+def gate_children(orch: Orchestra, pid: int) -> list[int]:
+    """The runner's flow-run processes, except the long-lived housekeeping run."""
+    from pathlib import Path
+
+    out = []
+    for child in children_of(pid):
+        try:
+            env = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ids = [e.split(b"=", 1)[1].decode() for e in env if e.startswith(b"PREFECT__FLOW_RUN_ID=")]
+        if ids:
+            with orch.client() as c:
+                if "cdmo-housekeeping" in c.read_flow_run(ids[0]).tags:
+                    continue
+        out.append(child)
+    return out
+
+
 def test_waiting_gates_hold_no_process(orchestra: Orchestra) -> None:
     orch = orchestra
     pid = orch.runner.pid
-    wait_for(lambda: not children_of(pid), 60, "runner idle")
+    wait_for(lambda: not gate_children(orch, pid), 60, "runner idle")
     idle_rss = rss_kb(pid)
     codes = [_open_mini(orch, "IDLE") for _ in range(20)]
     for code in codes:
         orch.wait_waiting(code, "design-review", timeout=120)
-    wait_for(lambda: not children_of(pid), 60, "no child process")
+    wait_for(lambda: not gate_children(orch, pid), 60, "no child process")
     busy_rss = rss_kb(pid)
-    assert children_of(pid) == []
+    assert gate_children(orch, pid) == []
     assert busy_rss < idle_rss * 1.25 + 20_000, (idle_rss, busy_rss)
     waiting = [r for c in codes for r in orch.gate_runs(c, waiting_only=True)]
     assert len(waiting) == 20
