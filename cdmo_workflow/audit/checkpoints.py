@@ -134,6 +134,25 @@ def read_chain(path: Path) -> tuple[list[Checkpoint], list[UnreadableLine]]:
     return good, bad
 
 
+def last_checkpoint(directory: Path, chain: str, tail_bytes: int = 4096) -> Checkpoint | None:
+    """The newest checkpoint of ``chain``, read from the end of its file: a cost that does not
+    grow with the chain's history (the project artifact shows it after every command)."""
+    path = chain_file(Path(directory), chain)
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - tail_bytes))
+            lines = fh.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        cp = parse_line(line)
+        if cp is not None:
+            return cp
+    return None
+
+
 def chain_files(directory: Path) -> dict[str, Path]:
     """chain -> its checkpoint file, for every ``*.jsonl`` file of the directory."""
     d = Path(directory)

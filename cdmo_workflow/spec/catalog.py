@@ -135,7 +135,7 @@ def load_catalog(root: Path | str, *, strict: bool = False) -> Catalog:
     therefore unknown) process raises :class:`DefinitionError` with the findings behind it
     (see :meth:`Catalog.process`). With ``strict`` any error raises here at once.
     """
-    from .loader import _check, _yaml_files  # loader re-exports this module's names
+    from .validation import _check, _yaml_files
 
     root = Path(root)
     folders = [root / "definitions", root / "gates"]

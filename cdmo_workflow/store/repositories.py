@@ -194,6 +194,27 @@ class ProjectRepository:
         )
         return [(r.document, r.version_hash) for r in self._s.execute(stmt)]
 
+    def listing_of(self, state: str) -> builtins.list[tuple[str, str, dict[str, Any]]]:
+        """(code, customer, listing summary) of every project in ``state``; no documents."""
+        p = t.projects.c
+        stmt = sa.select(p.code, p.customer, p.summary).where(p.state == state)
+        return [(r.code, r.customer, r.summary or {}) for r in self._s.execute(stmt)]
+
+    def state_and_summary(self, code: str) -> tuple[str, dict[str, Any]] | None:
+        p = t.projects.c
+        row = self._s.execute(sa.select(p.state, p.summary).where(p.code == code)).first()
+        return (row.state, row.summary or {}) if row is not None else None
+
+    def states(self, codes: Iterable[str]) -> dict[str, str]:
+        """project code -> state for the given codes (unknown codes are absent)."""
+        wanted = sorted(set(codes))
+        p = t.projects.c
+        out: dict[str, str] = {}
+        for i in range(0, len(wanted), _CHUNK):
+            stmt = sa.select(p.code, p.state).where(p.code.in_(wanted[i : i + _CHUNK]))
+            out.update({r.code: r.state for r in self._s.execute(stmt)})
+        return out
+
     def list(self, states: Iterable[str] | None = None) -> list[ProjectSummary]:
         p = t.projects.c
         stmt = sa.select(
@@ -498,6 +519,23 @@ class AuditRepository:
         c = t.audit_events.c
         stmt = sa.select(c.outcome, sa.func.count()).where(c.chain == chain).group_by(c.outcome)
         return {str(k): int(v) for k, v in self._s.execute(stmt).all()}
+
+    def last_seqs(self) -> dict[str, int]:
+        """chain -> its last sequence number (one grouped query)."""
+        c = t.audit_events.c
+        stmt = sa.select(c.chain, sa.func.max(c.seq)).group_by(c.chain)
+        return {chain: int(seq or 0) for chain, seq in self._s.execute(stmt)}
+
+    def last_accepted(self, action: str, chain: str | None = None) -> dict[str, int]:
+        """chain -> seq of its last accepted ``action`` row (absent when there is none)."""
+        c = t.audit_events.c
+        stmt = sa.select(c.chain, sa.func.max(c.seq)).where(
+            c.action == action, c.outcome == "accepted"
+        )
+        if chain is not None:
+            stmt = stmt.where(c.chain == chain)
+        stmt = stmt.group_by(c.chain)
+        return {ch: int(seq) for ch, seq in self._s.execute(stmt) if seq is not None}
 
     def last(self, chain: str) -> AuditRecord | None:
         c = t.audit_events.c
