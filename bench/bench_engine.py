@@ -40,11 +40,11 @@ def _seed(ctx: Any, n_projects: int) -> None:
     """One real project through the service, then clones written in bulk (with audit rows)."""
     from cdmo_workflow import service
 
-    service.add_user(ctx, "pm", "Pat Manager", ["pm"], PASSWORD)
-    service.add_user(ctx, "qa1", "QA One", ["qa"], PASSWORD)
-    service.add_user(ctx, "mfg", "Max Production", ["mfg"], PASSWORD)
+    service.provision_user(ctx, "pm", "Pat Manager", ["pm"], PASSWORD)
+    service.provision_user(ctx, "qa1", "QA One", ["qa"], PASSWORD)
+    service.provision_user(ctx, "mfg", "Max Production", ["mfg"], PASSWORD)
     team = {"pm": ["pm"], "qa": ["qa1"], "mfg": ["mfg"]}
-    service.start_project(ctx, "BENCH-0", "mini", "Acme", team, "pm")
+    service.start_project(ctx, "BENCH-0", "mini", "Acme", team, "pm", password=PASSWORD)
     with ctx.db.unit_of_work() as uow:
         stored = uow.projects.get("BENCH-0")
     doc = stored.document
@@ -74,7 +74,9 @@ def _measure(url: str, n_projects: int) -> dict[str, float]:
     counter = iter(range(10**9))
 
     def submit() -> None:
-        service.submit_deliverable(ctx, code, "build", "d1", "mfg", f"DMS-{next(counter)}")
+        service.submit_deliverable(
+            ctx, code, "build", "d1", "mfg", f"DMS-{next(counter)}", password=PASSWORD
+        )
 
     for _ in range(20):  # warm caches (snapshot, engine, statements)
         submit()
@@ -88,13 +90,13 @@ def _measure(url: str, n_projects: int) -> dict[str, float]:
     identity.verify_password = lambda password, stored: True  # type: ignore[assignment]
     try:
         for d in ("d2", "d3", "d4"):
-            service.submit_deliverable(ctx, code, "build", d, "mfg", "DMS")
+            service.submit_deliverable(ctx, code, "build", d, "mfg", "DMS", password=PASSWORD)
         sign_times = []
         t = time.perf_counter()
         service.sign_gate(ctx, code, "build-go", "qa1", PASSWORD, "qa", "hold", "review")
         sign_times.append((time.perf_counter() - t) * 1000)
         for _ in range(30):
-            service.resume_project(ctx, code, "pm", "bench")
+            service.resume_project(ctx, code, "pm", "bench", password=PASSWORD)
             t = time.perf_counter()
             service.sign_gate(ctx, code, "build-go", "qa1", PASSWORD, "qa", "hold", "review")
             sign_times.append((time.perf_counter() - t) * 1000)

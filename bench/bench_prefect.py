@@ -22,7 +22,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery"
-TEAM = {"pm": ["pm1"], "qa": ["qa1"], "customer": ["cust1"]}
+TEAM = {"pm": ["pm1"], "qa": ["qa1", "qa2"], "customer": ["cust1"]}
+"""build-complete needs two qa signers: project start refuses a team that can never pass it."""
 ROUNDS = int(os.environ.get("BENCH_PREFECT_ROUNDS", "5"))
 GATES = int(os.environ.get("BENCH_PREFECT_GATES", "100"))
 
@@ -147,10 +148,10 @@ def latency(tmp: Path) -> dict[str, float]:
             from cdmo_workflow.orchestration.runs import gate_runs
             from cdmo_workflow.orchestration.state import last_seq
 
-            ctx = service.open_context(db_url=db_url, definitions=defs, prefect_hooks=False)
+            ctx = service.open_context(db_url=db_url, definitions=defs)
             ctx.db.migrate()
-            for uid, role in [("pm1", "pm"), ("cust1", "customer"), ("qa1", "qa")]:
-                service.add_user(ctx, uid, uid, [role], PASSWORD)
+            for uid, role in [("pm1", "pm"), ("cust1", "customer"), ("qa1", "qa"), ("qa2", "qa")]:
+                service.provision_user(ctx, uid, uid, [role], PASSWORD)
             ctx.after_commit.append(PrefectHook(ctx, api_url=server.api_url))
             cdmo = str(Path(sys.executable).with_name("cdmo"))
             procs.append(_spawn([cdmo, "serve", "--poll", "1"], env, tmp / "serve.log", b"Serving"))
@@ -176,8 +177,12 @@ def latency(tmp: Path) -> dict[str, float]:
             ours_wait, ours_done, ours_decided, bare = [], [], [], []
             for i in range(ROUNDS + 1):  # the first round warms caches and is dropped
                 code = f"B-{i}"
-                service.start_project(ctx, code, "mini-programme", "Bench", TEAM, by="pm1")
-                service.submit_deliverable(ctx, code, "design", "spec", "pm1", "DMS-1")
+                service.start_project(
+                    ctx, code, "mini-programme", "Bench", TEAM, by="pm1", password=PASSWORD
+                )
+                service.submit_deliverable(
+                    ctx, code, "design", "spec", "pm1", "DMS-1", password=PASSWORD
+                )
                 run = _wait(lambda code=code: waiting(code, "design-review"))
                 form = {"user": "pm1", "role": "pm", "decision": "go", "meaning": "approval",
                         "comment": "", "conditions": [], "password": PASSWORD}  # fmt: skip
@@ -256,16 +261,20 @@ def memory(tmp: Path) -> dict[str, float]:
             from cdmo_workflow import service
             from cdmo_workflow.orchestration.hooks import PrefectHook
 
-            ctx = service.open_context(db_url=db_url, definitions=defs, prefect_hooks=False)
-            for uid, role in [("pm1", "pm"), ("cust1", "customer"), ("qa1", "qa")]:
-                service.add_user(ctx, uid, uid, [role], PASSWORD)
+            ctx = service.open_context(db_url=db_url, definitions=defs)
+            for uid, role in [("pm1", "pm"), ("cust1", "customer"), ("qa1", "qa"), ("qa2", "qa")]:
+                service.provision_user(ctx, uid, uid, [role], PASSWORD)
             ctx.after_commit.append(PrefectHook(ctx, api_url=api, artifacts=False))
-            team = {"pm": ["pm1"], "qa": ["qa1"], "customer": ["cust1"]}
+            team = TEAM
             t0 = time.perf_counter()
             for i in range(GATES):
                 code = f"M-{i:03d}"
-                service.start_project(ctx, code, "mini-programme", "Bench", team, by="pm1")
-                service.submit_deliverable(ctx, code, "design", "spec", "pm1", "DMS-1")
+                service.start_project(
+                    ctx, code, "mini-programme", "Bench", team, by="pm1", password=PASSWORD
+                )
+                service.submit_deliverable(
+                    ctx, code, "design", "spec", "pm1", "DMS-1", password=PASSWORD
+                )
 
             def paused() -> int:
                 with get_client(sync_client=True) as c:

@@ -49,7 +49,7 @@ def _seed(url: str) -> Any:
     from cdmo_workflow.store import Database
 
     Database(url).migrate()
-    ctx = service.open_context(url, ROOT, prefect_hooks=False)
+    ctx = service.open_context(url, ROOT)
     examples.build(ctx)
     # Re-submit tech-transfer deliverables (the phase runs again) until 1,000 audit events.
     with ctx.db.unit_of_work() as uow:

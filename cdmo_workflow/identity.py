@@ -1,4 +1,4 @@
-"""Users and credentials for Part 11 signatures: scrypt passwords, re-authentication, lockout.
+"""Users and credentials for Part 11 signatures: argon2id passwords, re-authentication, lockout.
 
 ``authenticate`` only checks and raises. A failed attempt must be counted even though the
 command that asked for the signature rolls back, so the caller records it in its own
@@ -22,24 +22,30 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 from collections.abc import Iterable
-from datetime import timedelta
-from typing import TYPE_CHECKING, Literal
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from argon2 import PasswordHasher
+from argon2 import Type as Argon2Type
+from argon2.exceptions import InvalidHashError, VerificationError
 
 if TYPE_CHECKING:
-    from cdmo_workflow.store.repositories import StoredUser
-    from cdmo_workflow.store.uow import UnitOfWork
+    from cdmo_workflow.store.repositories import StoredUser, UserRepository
+
+
+class UnitOfWork(Protocol):
+    """What authentication needs of a unit of work: the users and the database clock."""
+
+    users: UserRepository
+
+    def now(self) -> datetime: ...
+
 
 MEANINGS = ("approval", "review", "responsibility", "authorship")
 MIN_PASSWORD_LENGTH = 8
 LOCK_AFTER = 5
 
-SCRYPT_N = 2**14
-SCRYPT_R = 8
-SCRYPT_P = 1
-SALT_BYTES = 16
-KEY_BYTES = 32
 
 AuthReason = Literal[
     "unknown-user",
@@ -48,6 +54,7 @@ AuthReason = Literal[
     "inactive",
     "password-change-required",
     "password-expired",
+    "no-password",
 ]
 
 
@@ -86,6 +93,8 @@ class AuthenticationFailed(IdentityError):
             "password-change-required": "the password was reset by an administrator; "
             "set a new one with `cdmo users passwd`",
             "password-expired": "the password has expired; set a new one with `cdmo users passwd`",
+            "no-password": "the account has no password yet or was reset; set one with "
+            "`cdmo users activate` and the one-time code sent to your notification target",
         }[reason]
         super().__init__(f"authentication failed for {user_id!r}: {text}")
 
@@ -104,17 +113,28 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+# OWASP Password Storage Cheat Sheet (2024/25): argon2id with m >= 19 MiB, t >= 2, p = 1.
+ARGON2_TIME_COST = 2
+ARGON2_MEMORY_KIB = 19 * 1024
+ARGON2_PARALLELISM = 1
+_hasher = PasswordHasher(
+    time_cost=ARGON2_TIME_COST,
+    memory_cost=ARGON2_MEMORY_KIB,
+    parallelism=ARGON2_PARALLELISM,
+    type=Argon2Type.ID,
+)
+UNUSABLE_PASSWORD = "!"
+"""Stored for an account that has no password yet (enrolment) or lost it (reset)."""
+
+
 def hash_password(password: str) -> str:
-    """``scrypt$16384$8$1$<salt b64>$<hash b64>`` (checks the password rules first)."""
+    """An argon2id PHC string (checks the password rules first)."""
     check_password_rules(password)
-    salt = os.urandom(SALT_BYTES)
-    key = hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=KEY_BYTES
-    )
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(key)}"
+    return _hasher.hash(password)
 
 
-def verify_password(password: str, stored: str) -> bool:
+def _verify_scrypt(password: str, stored: str) -> bool:
+    """Legacy ``scrypt$N$r$p$salt$hash`` hashes; upgraded to argon2id at the next sign-in."""
     try:
         scheme, n, r, p, salt_b64, key_b64 = stored.split("$")
         if scheme != "scrypt":
@@ -135,8 +155,32 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(key, expected)
 
 
+def verify_password(password: str, stored: str) -> bool:
+    if stored.startswith("$argon2"):
+        try:
+            return _hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+    return _verify_scrypt(password, stored)
+
+
+def rehash(password: str) -> str:
+    """Today's hash of a password that just verified (no rules: it is already in use)."""
+    return _hasher.hash(password)
+
+
+def needs_rehash(stored: str) -> bool:
+    """True for hashes weaker than today's parameters (scrypt, older argon2 costs)."""
+    if not stored.startswith("$argon2"):
+        return True
+    try:
+        return _hasher.check_needs_rehash(stored)
+    except InvalidHashError:
+        return True
+
+
 # A fixed hash to check against for unknown users, so timing does not reveal which ids exist.
-_DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$" + _b64(bytes(KEY_BYTES))
+_DUMMY_HASH = _hasher.hash("not-a-real-password-for-timing")
 
 
 # --------------------------------------------------------------------------- users
@@ -162,8 +206,8 @@ def authenticate(
 ) -> StoredUser:
     """Check user id + password; the user, or ``AuthenticationFailed``.
 
-    Writes nothing on failure (see ``record_failed_sign_in``); on success it clears the
-    failure count in the caller's transaction.
+    Writes nothing: the command runner clears the failure count in the command's own
+    transaction and counts a failure in the refusal's.
     """
     user = uow.users.get(user_id)
     if user is None:
@@ -171,6 +215,9 @@ def authenticate(
         raise AuthenticationFailed(user_id, "unknown-user", 0, False)
     if not user.active:
         raise AuthenticationFailed(user_id, "inactive", user.failed_attempts, user.locked)
+    if user.password_hash == UNUSABLE_PASSWORD:
+        verify_password(password, _DUMMY_HASH)
+        raise AuthenticationFailed(user_id, "no-password", user.failed_attempts, user.locked)
     if user.locked or user.failed_attempts >= lock_after:
         raise AuthenticationFailed(user_id, "locked", user.failed_attempts, True)
     if not verify_password(password, user.password_hash):
@@ -183,8 +230,6 @@ def authenticate(
             )
         if max_age_days > 0 and uow.now() - user.password_changed_at > timedelta(days=max_age_days):
             raise AuthenticationFailed(user_id, "password-expired", user.failed_attempts, False)
-    if user.failed_attempts:
-        uow.users.reset_failures(user_id)
     return user
 
 

@@ -1,4 +1,6 @@
-"""Scheduled deployments: gate-run reconciliation, the notification relay, the SLA watcher."""
+"""Maintenance deployments: ``housekeeping`` (scheduled, long-lived: reconcile + relay + SLA
+watch in one run) and the single-pass ``reconcile-gates``, ``notify-relay``, ``sla-watch``
+(unscheduled; run them by hand or from an automation)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,18 @@ from cdmo_workflow.orchestration import maintenance
 
 
 @flow(
+    name="housekeeping",
+    description="Every 20 s for 15 min: heal gate runs (missing, lost worker, stale form, "
+    "decided), send queued notifications; SLA reminders every 5 min.",
+)
+def housekeeping(run_for: float = maintenance.HOUSEKEEPING_RUN_SECONDS) -> dict[str, Any]:
+    return maintenance.housekeeping(run_for)
+
+
+@flow(
     name="reconcile-gates",
-    description="Every open gate review has a waiting gate-review run (covers commands made "
-    "while Prefect was down); refreshes the portfolio artifact.",
+    description="One pass: every open gate review has one waiting gate-review run with a "
+    "current form; runs of lost workers are replaced; refreshes the portfolio artifact.",
 )
 def reconcile_gates() -> dict[str, Any]:
     return maintenance.reconcile()

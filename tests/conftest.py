@@ -73,6 +73,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.postgres)
 
 
+@pytest.fixture(autouse=True)
+def _audit_state_in_tmp(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checkpoints and the audit key of every test go under its tmp_path, never the cwd."""
+    monkeypatch.setenv("CDMO_CHECKPOINT_DIR", str(tmp_path / "audit-state" / "checkpoints"))
+    monkeypatch.setenv("CDMO_AUDIT_KEY_FILE", str(tmp_path / "audit-state" / "audit-key.pem"))
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     url = create_pg_database()

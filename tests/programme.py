@@ -34,13 +34,17 @@ def add_team(ctx: service.Context, targets: dict[str, list[str]] | None = None) 
     """One user per role (id ``<role>-user``), with the given apprise targets."""
     for role in ROLES:
         uid = user_of(role)
-        service.add_user(ctx, uid, NAMES[role], [role], PASSWORD, (targets or {}).get(uid, []))
+        service.provision_user(
+            ctx, uid, NAMES[role], [role], PASSWORD, (targets or {}).get(uid, [])
+        )
 
 
 def run_programme(ctx: service.Context, code: str, customer: str = "Helix Bio") -> dict[str, Any]:
     """Start ``code`` and take it through every gate to completion; the final status."""
     team = {role: [user_of(role)] for role in ROLES}
-    service.start_project(ctx, code, "api-clinical-program", customer, team, user_of("pm"))
+    service.start_project(
+        ctx, code, "api-clinical-program", customer, team, user_of("pm"), password=PASSWORD
+    )
     project = service.load_project(ctx, code)
     snapshot = project.snapshot
     done: set[str] = set()
@@ -54,17 +58,34 @@ def run_programme(ctx: service.Context, code: str, customer: str = "Helix Bio") 
                 for cond in status["conditions"]:
                     if cond["phase"] == phase["id"] and cond["state"] == "open":
                         service.close_condition(
-                            ctx, code, cond["id"], user_of("pm"), f"EVID-{cond['id']}"
+                            ctx,
+                            code,
+                            cond["id"],
+                            user_of("pm"),
+                            f"EVID-{cond['id']}",
+                            password=PASSWORD,
                         )
                 pdef = snapshot.phase(phase["id"])
                 for d in pdef.deliverables:
                     if d.required:
                         service.submit_deliverable(
-                            ctx, code, pdef.id, d.id, user_of(d.owner), f"DMS-{d.id}"
+                            ctx,
+                            code,
+                            pdef.id,
+                            d.id,
+                            user_of(d.owner),
+                            f"DMS-{d.id}",
+                            password=PASSWORD,
                         )
                 for c in snapshot.gates[pdef.gate].checks:
                     service.confirm_check(
-                        ctx, code, pdef.gate, c.id, user_of(c.confirmed_by), f"DMS-{c.id}"
+                        ctx,
+                        code,
+                        pdef.gate,
+                        c.id,
+                        user_of(c.confirmed_by),
+                        f"DMS-{c.id}",
+                        password=PASSWORD,
                     )
                 done.add(phase["id"])
                 progressed = True

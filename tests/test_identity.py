@@ -1,4 +1,4 @@
-"""Credentials: scrypt hashes, password rules, authentication and lockout (both databases)."""
+"""Credentials: argon2id hashes (scrypt upgraded), rules, authentication and lockout."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from cdmo_workflow.identity import (
     check_meaning,
     create_user,
     hash_password,
+    needs_rehash,
     record_failed_sign_in,
     verify_password,
 )
@@ -23,16 +24,27 @@ PASSWORD = "correct horse battery"
 
 def test_hash_format_and_verify() -> None:
     stored = hash_password(PASSWORD)
-    scheme, n, r, p, salt, _key = stored.split("$")
-    assert (scheme, n, r, p) == ("scrypt", "16384", "8", "1")
-    import base64
-
-    assert len(base64.b64decode(salt)) == 16
+    # OWASP's argon2id minimum: m=19 MiB, t=2, p=1
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert verify_password(PASSWORD, stored)
     assert not verify_password(PASSWORD + "x", stored)
     assert hash_password(PASSWORD) != stored  # salted
-    for broken in ("", "scrypt$1$2", "bcrypt$16384$8$1$AA==$AA==", "scrypt$x$8$1$AA==$AA=="):
+    assert not needs_rehash(stored)
+    for broken in ("", "scrypt$1$2", "bcrypt$16384$8$1$AA==$AA==", "scrypt$x$8$1$AA==$AA==", "!"):
         assert not verify_password(PASSWORD, broken)
+
+
+def test_legacy_scrypt_hashes_still_verify_and_ask_for_an_upgrade() -> None:
+    import base64
+    import hashlib
+
+    salt = b"0123456789abcdef"
+    key = hashlib.scrypt(PASSWORD.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    legacy = "scrypt$16384$8$1$" + base64.b64encode(salt).decode() + "$"
+    legacy += base64.b64encode(key).decode()
+    assert verify_password(PASSWORD, legacy)
+    assert not verify_password("wrong password", legacy)
+    assert needs_rehash(legacy)
 
 
 def test_password_rules() -> None:
@@ -86,7 +98,8 @@ def test_authenticate_and_lockout_after_five_failures(database: Database) -> Non
         uow.commit()
     _fail(database, "jdoe", "wrong password")
     with database.unit_of_work() as uow:
-        authenticate(uow, "jdoe", PASSWORD)  # success clears the count
+        authenticate(uow, "jdoe", PASSWORD)  # success: the runner clears the count
+        uow.users.reset_failures("jdoe")
         uow.commit()
     with database.unit_of_work() as uow:
         user = uow.users.get("jdoe")

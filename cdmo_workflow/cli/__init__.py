@@ -43,7 +43,7 @@ def _register() -> None:
     from . import validate
 
     validate.register(app)
-    for name in ("engine", "notify", "up", "report"):
+    for name in ("engine", "audit", "notify", "up", "report", "deploy"):
         try:
             module = __import__(f"{__name__}.{name}", fromlist=["register"])
         except ModuleNotFoundError as exc:  # a command group not built yet

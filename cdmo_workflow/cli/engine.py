@@ -1,21 +1,24 @@
-"""Engine commands: users, projects, deliverables, checks, conditions, gates and the audit trail."""
+"""Engine commands: users, projects, deliverables, checks, conditions and gates (the audit trail
+is ``cli/audit.py``)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from ..display import markup, one_line, plain
 from .common import (
     DbOption,
     DefinitionsOption,
     JsonOption,
     context,
+    credential_of,
     emit_json,
     errors,
     fail,
-    read_password,
+    password_or_none,
+    require_database,
 )
 
 users_app = typer.Typer(help="People who sign: ids, printed names, roles, credentials.")
@@ -24,7 +27,7 @@ deliverable_app = typer.Typer(help="Submit a phase's deliverables.")
 check_app = typer.Typer(help="Confirm a gate's must-meet checks.")
 condition_app = typer.Typer(help="Close conditions raised by a Conditional Go.")
 gate_app = typer.Typer(help="Sign gates (re-authenticates at every signature).")
-audit_app = typer.Typer(help="Verify and export the hash-chained audit trail.")
+admin_app = typer.Typer(help="Set up the first administrator.")
 
 By = Annotated[str, typer.Option("--by", help="User id of the person acting.")]
 Evidence = Annotated[
@@ -43,7 +46,72 @@ def register(app: typer.Typer) -> None:
     app.add_typer(check_app, name="check")
     app.add_typer(condition_app, name="condition")
     app.add_typer(gate_app, name="gate")
-    app.add_typer(audit_app, name="audit")
+    app.add_typer(admin_app, name="admin")
+    app.command("login")(login)
+    app.command("logout")(logout)
+
+
+@admin_app.command("init")
+def admin_init(
+    user_id: Annotated[str, typer.Argument(help="User id of the first administrator.")],
+    name: Annotated[str, typer.Option("--name", help="Printed name.")],
+    notify: Annotated[
+        list[str] | None, typer.Option("--notify", help="Apprise URL (a secret; repeat).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Create the first administrator (password from CDMO_PASSWORD or a prompt). Refused once
+    an administrator exists."""
+    import os
+    import sys
+
+    from ..service import admin_init as init
+
+    password = os.environ.get("CDMO_PASSWORD", "")
+    if not password:
+        if not sys.stdin.isatty():
+            fail("no password given: set CDMO_PASSWORD or run in a terminal", 2)
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with errors():
+        init(context(db), user_id, name, password, notify or [])
+    typer.echo(f"administrator {user_id} created ({name})")
+
+
+def login(
+    user_id: Annotated[str, typer.Argument(help="Your user id.")],
+    db: DbOption = None,
+) -> None:
+    """Open a session for later commands (your password from CDMO_PASSWORD or a prompt).
+
+    Signatures still ask for the password. The token is kept in CDMO_SESSION_FILE
+    (default ~/.cdmo/session, mode 0600); idle timeout 15 minutes, absolute 12 hours."""
+    from ..service import login as open_session
+    from .common import _database_url
+    from .session_file import store_token
+
+    password = password_or_none()
+    with errors():
+        result = open_session(context(db), user_id, password or "")
+    where = store_token(user_id, _database_url(db), result.data["token"])
+    typer.echo(f"signed in as {user_id} until {result.data['expires_at']} (session in {where})")
+
+
+def logout(
+    user_id: Annotated[str, typer.Argument(help="Your user id.")],
+    db: DbOption = None,
+) -> None:
+    """End your session (also ended by lockout, deactivation and password change)."""
+    from ..service import logout as end_session
+    from .common import _database_url
+    from .session_file import drop_token
+
+    token = drop_token(user_id, _database_url(db))
+    if token is None:
+        typer.echo(f"no session of {user_id} here")
+        return
+    with errors():
+        end_session(context(db), user_id, token)
+    typer.echo(f"session of {user_id} ended")
 
 
 def _done(result: Any, json_out: bool, message: str) -> None:
@@ -51,13 +119,13 @@ def _done(result: Any, json_out: bool, message: str) -> None:
         emit_json(result.to_dict() if hasattr(result, "to_dict") else result)
         return
     if getattr(result, "replayed", False):
-        typer.echo(f"{message} (already applied: idempotency key seen before)")
+        typer.echo(plain(f"{message} (already applied: idempotency key seen before)"))
         return
-    typer.echo(message)
+    typer.echo(plain(message))
     for event in getattr(result, "events", []) or []:
         text = _describe_event(event)
         if text:
-            typer.echo(f"  → {text}")
+            typer.echo(f"  → {one_line(text)}")
 
 
 def _describe_event(event: Any) -> str | None:
@@ -87,33 +155,43 @@ def users_add(
     user_id: Annotated[str, typer.Argument(help="Unique user id; never reused.")],
     name: Annotated[str, typer.Option("--name", help="Printed name shown on signatures.")],
     role: Annotated[list[str], typer.Option("--role", help="Global role (repeat).")],
+    by: By,
     notify: Annotated[
         list[str] | None,
-        typer.Option("--notify", help="Apprise URL for notifications (a secret; repeat)."),
+        typer.Option(
+            "--notify",
+            help="Apprise URL for notifications (a secret; repeat). The one-time code that "
+            "sets the first password goes there.",
+        ),
     ] = None,
     db: DbOption = None,
 ) -> None:
-    """Add a user. The password comes from CDMO_PASSWORD or a prompt without echo."""
+    """Add a user (administrators: your password or session). The new user sets their own
+    password with the one-time code sent to their notification target."""
     from ..service import add_user
 
-    password = read_password(confirm=True, prompt="New password")
     with errors():
-        add_user(context(db), user_id, name, role, password, notify or [])
-    typer.echo(f"user {user_id} added ({name}; roles: {', '.join(role)})")
+        add_user(context(db), user_id, name, role, notify or [], by, **credential_of(by, db))
+    typer.echo(
+        plain(
+            f"user {user_id} added ({name}; roles: {', '.join(role)}); a one-time code was "
+            f"sent to their notification target: they run `cdmo users activate {user_id}`"
+        )
+    )
+
+
+def _admin(action: Any, user_id: str, by: str, db: str | None, message: str, *args: Any) -> None:
+    with errors():
+        action(context(db), user_id, *args, by=by, **credential_of(by, db))
+    typer.echo(message)
 
 
 @users_app.command("unlock")
-def users_unlock(
-    user_id: str,
-    by: By,
-    db: DbOption = None,
-) -> None:
-    """Unlock an account locked after repeated failed sign-ins (administrators only; audited)."""
+def users_unlock(user_id: str, by: By, db: DbOption = None) -> None:
+    """Unlock an account locked after repeated failed sign-ins (administrators; audited)."""
     from ..service import unlock_user
 
-    with errors():
-        unlock_user(context(db), user_id, by)
-    typer.echo(f"user {user_id} unlocked by {by}")
+    _admin(unlock_user, user_id, by, db, f"user {user_id} unlocked by {by}")
 
 
 def _new_password(prompt: str) -> str:
@@ -133,26 +211,50 @@ def _new_password(prompt: str) -> str:
 @users_app.command("passwd")
 def users_passwd(user_id: str, db: DbOption = None) -> None:
     """Change your password: the current one (CDMO_PASSWORD or prompt), then the new one
-    (CDMO_NEW_PASSWORD or prompt). Needed after an administrator's reset or on expiry."""
+    (CDMO_NEW_PASSWORD or prompt). Ends your sessions."""
     from ..service import change_password
 
-    old = read_password(prompt="Current password")
+    old = password_or_none("Current password")
     new = _new_password("New password")
     with errors():
-        change_password(context(db), user_id, old, new)
+        change_password(context(db), user_id, old or "", new)
     typer.echo(f"password of {user_id} changed")
+
+
+@users_app.command("activate")
+def users_activate(user_id: str, db: DbOption = None) -> None:
+    """Set your password with the one-time code sent to you (CDMO_ONE_TIME_CODE or prompt),
+    after `users add` or `users reset-password`; the new password from CDMO_NEW_PASSWORD."""
+    import os
+    import sys
+
+    from ..service import activate_account
+
+    code = os.environ.get("CDMO_ONE_TIME_CODE", "").strip()
+    if not code:
+        if not sys.stdin.isatty():
+            fail("no one-time code given: set CDMO_ONE_TIME_CODE or run in a terminal", 2)
+        code = typer.prompt("One-time code", hide_input=True)
+    new = _new_password("New password")
+    with errors():
+        activate_account(context(db), user_id, code, new)
+    typer.echo(f"password of {user_id} set; the one-time code is spent")
 
 
 @users_app.command("reset-password")
 def users_reset_password(user_id: str, by: By, db: DbOption = None) -> None:
-    """Set a temporary password (administrators only; audited). The user must change it
-    with `cdmo users passwd` before signing anything."""
+    """Administrators: the user's password stops working and a one-time code goes to the
+    user's own notification targets (never to you). Audited."""
     from ..service import reset_password
 
-    temporary = _new_password("Temporary password")
-    with errors():
-        reset_password(context(db), user_id, by, temporary)
-    typer.echo(f"password of {user_id} reset by {by}; it must be changed before signing")
+    _admin(
+        reset_password,
+        user_id,
+        by,
+        db,
+        f"password of {user_id} reset by {by}; a one-time code was sent to {user_id}'s "
+        "notification target",
+    )
 
 
 @users_app.command("deactivate")
@@ -166,8 +268,48 @@ def users_deactivate(
     from ..service import deactivate_user
 
     with errors():
-        deactivate_user(context(db), user_id, by, reason)
+        deactivate_user(context(db), user_id, by, reason, **credential_of(by, db))
     typer.echo(f"user {user_id} deactivated by {by}")
+
+
+@users_app.command("grant")
+def users_grant(user_id: str, role: str, by: By, db: DbOption = None) -> None:
+    """Give a user a global role (administrators; never yourself)."""
+    from ..service import grant_role
+
+    _admin(grant_role, user_id, by, db, f"role {role} granted to {user_id} by {by}", role)
+
+
+@users_app.command("revoke")
+def users_revoke(user_id: str, role: str, by: By, db: DbOption = None) -> None:
+    """Take a global role away from a user (administrators; never yourself)."""
+    from ..service import revoke_role
+
+    _admin(revoke_role, user_id, by, db, f"role {role} revoked from {user_id} by {by}", role)
+
+
+notify_targets_app = typer.Typer(help="Your own notification targets (apprise URLs).")
+users_app.add_typer(notify_targets_app, name="notify")
+
+
+@notify_targets_app.command("add")
+def users_notify_add(user_id: str, url: str, db: DbOption = None) -> None:
+    """Add a notification target to your own account; your other targets are told."""
+    from ..service import add_target
+
+    with errors():
+        add_target(context(db), user_id, url, **credential_of(user_id, db))
+    typer.echo(f"notification target added for {user_id}")
+
+
+@notify_targets_app.command("remove")
+def users_notify_remove(user_id: str, url: str, db: DbOption = None) -> None:
+    """Remove one of your own notification targets; your targets are told."""
+    from ..service import remove_target
+
+    with errors():
+        remove_target(context(db), user_id, url, **credential_of(user_id, db))
+    typer.echo(f"notification target removed for {user_id}")
 
 
 @users_app.command("list")
@@ -175,6 +317,7 @@ def users_list(db: DbOption = None, json_out: JsonOption = False) -> None:
     """List users with roles, lock state and masked notification targets."""
     from ..service import list_users
 
+    require_database(db)
     with errors():
         users = list_users(context(db))
     if json_out:
@@ -186,11 +329,11 @@ def users_list(db: DbOption = None, json_out: JsonOption = False) -> None:
     table = Table("user", "name", "roles", "locked", "targets")
     for u in users:
         table.add_row(
-            u["user"],
-            u["name"],
-            ", ".join(u["roles"]),
+            markup(one_line(u["user"])),
+            markup(one_line(u["name"])),
+            markup(one_line(", ".join(u["roles"]))),
             "locked" if u["locked"] else "",
-            "\n".join(u["targets"]),
+            "\n".join(markup(one_line(t)) for t in u["targets"]),
         )
     Console().print(table)
 
@@ -227,7 +370,14 @@ def project_start(
     members = _parse_team(team)
     with errors():
         result = start_project(
-            context(db, definitions), code, process, customer, members, by, idempotency_key
+            context(db, definitions),
+            code,
+            process,
+            customer,
+            members,
+            by,
+            idempotency_key,
+            **credential_of(by, db),
         )
     status = result.status or {}
     pin = status.get("process", {})
@@ -247,6 +397,7 @@ def project_status(
     """Phases, gates, signatures (with manifestation) and open conditions of a project."""
     from ..service import project_status as status_of
 
+    require_database(db)
     with errors():
         status = status_of(context(db), code)
     if json_out:
@@ -259,52 +410,59 @@ def _print_status(s: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    def m(value: Any) -> str:
+        return markup(one_line(value))
+
     console = Console()
     console.print(
-        f"[bold]{s['code']}[/bold] · {s['customer']} · {s['process']['id']} "
-        f"({s['process']['version_hash'][:12]}) · [bold]{s['state']}[/bold]"
+        f"[bold]{m(s['code'])}[/bold] · {m(s['customer'])} · {m(s['process']['id'])} "
+        f"({m(s['process']['version_hash'][:12])}) · [bold]{m(s['state'])}[/bold]"
     )
     if s.get("hold"):
-        console.print(f"on hold since {s['hold']['at']}: {s['hold']['reason']}")
+        console.print(f"on hold since {m(s['hold']['at'])}: {m(s['hold']['reason'])}")
     phases = Table("phase", "state", "started", "completed", "gate")
     gates = {g["phase"]: g for g in s["gates"]}
     for p in s["phases"]:
         g = gates[p["id"]]
         gate_text = g["state"] + (f" ({g['outcome']})" if g.get("outcome") else "")
         phases.add_row(
-            p["id"], p["state"], p["started_at"] or "", p["completed_at"] or "", gate_text
+            m(p["id"]),
+            m(p["state"]),
+            m(p["started_at"] or ""),
+            m(p["completed_at"] or ""),
+            m(gate_text),
         )
     console.print(phases)
     for g in s["gates"]:
         if not g["signatures"] and g["state"] != "open":
             continue
-        console.print(f"[bold]gate {g['id']}[/bold] — {g['state']}")
+        console.print(f"[bold]gate {m(g['id'])}[/bold] — {m(g['state'])}")
         for sig in g["signatures"]:
             console.print(
-                f"  signed by {sig['name']} ({sig['user']}, {sig['role']}) at {sig['signed_at']}"
-                f" — meaning: {sig['meaning']} — decision: {sig['decision']}"
+                f"  signed by {m(sig['name'])} ({m(sig['user'])}, {m(sig['role'])}) at "
+                f"{m(sig['signed_at'])} — meaning: {m(sig['meaning'])} — decision: "
+                f"{m(sig['decision'])}"
             )
-        for m in g["missing"]:
-            console.print(f"  missing: {m['role']} × {m['needed']}")
+        for miss in g["missing"]:
+            console.print(f"  missing: {m(miss['role'])} × {m(miss['needed'])}")
     for c in s["conditions"]:
-        console.print(f"condition {c['id']} [{c['state']}] on {c['phase']}: {c['text']}")
-    _print_open_items(console, s.get("open_items") or [])
+        console.print(
+            f"condition {m(c['id'])} \\[{m(c['state'])}] on {m(c['phase'])}: {m(c['text'])}"
+        )
+    _print_open_items(console, s.get("open_items") or [], m)
 
 
-def _print_open_items(console: Any, phases: list[dict[str, Any]]) -> None:
+def _print_open_items(console: Any, phases: list[dict[str, Any]], m: Any) -> None:
     """What is still open in each active phase, and who owns it (plain text markers)."""
-    from rich.markup import escape
-
     for ph in phases:
-        console.print(f"[bold]open in {escape(ph['phase'])}[/bold] ({escape(ph['name'])})")
+        console.print(f"[bold]open in {m(ph['phase'])}[/bold] ({m(ph['name'])})")
         if not ph["items"]:
             console.print("  nothing: the gate is waiting for its sign-offs")
         for it in ph["items"]:
-            owners = ", ".join(it["owners"]) or "nobody assigned"
+            owners = ", ".join(m(u) for u in it["owners"]) or "nobody assigned"
             console.print(
-                f"  - {it['kind']} {it['id']}: {it['name']} (owner {it['owner_role']}: {owners})",
-                markup=False,
-                highlight=False,
+                f"  - {m(it['kind'])} {m(it['id'])}: {m(it['name'])} "
+                f"(owner {m(it['owner_role'])}: {owners})"
             )
 
 
@@ -313,6 +471,7 @@ def project_list(db: DbOption = None, json_out: JsonOption = False) -> None:
     """Every project with its state, current phases and open gates."""
     from ..service import list_projects
 
+    require_database(db)
     with errors():
         rows = list_projects(context(db))
     if json_out:
@@ -324,12 +483,12 @@ def project_list(db: DbOption = None, json_out: JsonOption = False) -> None:
     table = Table("code", "customer", "process", "state", "phases", "open gates")
     for r in rows:
         table.add_row(
-            r["code"],
-            r["customer"],
-            r["process"],
-            r["state"],
-            ", ".join(r["phases"]),
-            ", ".join(g["gate"] for g in r["open_gates"]),
+            markup(one_line(r["code"])),
+            markup(one_line(r["customer"])),
+            markup(one_line(r["process"])),
+            markup(one_line(r["state"])),
+            markup(one_line(", ".join(r["phases"]))),
+            markup(one_line(", ".join(g["gate"] for g in r["open_gates"]))),
         )
     Console().print(table)
 
@@ -343,7 +502,7 @@ def project_hold(code: str, by: By, reason: Reason, db: DbOption = None) -> None
     from ..service import hold_project
 
     with errors():
-        result = hold_project(context(db), code, by, reason)
+        result = hold_project(context(db), code, by, reason, **credential_of(by, db))
     _done(result, False, f"project {code} is on hold")
 
 
@@ -353,7 +512,7 @@ def project_resume(code: str, by: By, reason: Reason, db: DbOption = None) -> No
     from ..service import resume_project
 
     with errors():
-        result = resume_project(context(db), code, by, reason)
+        result = resume_project(context(db), code, by, reason, **credential_of(by, db))
     _done(result, False, f"project {code} resumed")
 
 
@@ -376,7 +535,14 @@ def deliverable_submit(
 
     with errors():
         result = submit_deliverable(
-            context(db), code, phase, deliverable, by, evidence, idempotency_key
+            context(db),
+            code,
+            phase,
+            deliverable,
+            by,
+            evidence,
+            idempotency_key,
+            **credential_of(by, db),
         )
     _done(result, json_out, f"deliverable {phase}/{deliverable} submitted by {by}")
 
@@ -396,7 +562,9 @@ def check_confirm(
     from ..service import confirm_check
 
     with errors():
-        result = confirm_check(context(db), code, gate, check, by, evidence, idempotency_key)
+        result = confirm_check(
+            context(db), code, gate, check, by, evidence, idempotency_key, **credential_of(by, db)
+        )
     _done(result, json_out, f"check {gate}/{check} confirmed by {by}")
 
 
@@ -414,7 +582,9 @@ def condition_close(
     from ..service import close_condition
 
     with errors():
-        result = close_condition(context(db), code, condition_id, by, evidence, idempotency_key)
+        result = close_condition(
+            context(db), code, condition_id, by, evidence, idempotency_key, **credential_of(by, db)
+        )
     _done(result, json_out, f"condition {condition_id} closed by {by}")
 
 
@@ -440,10 +610,10 @@ def gate_sign(
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Sign a gate. You re-authenticate with your password at every signature."""
+    """Sign a gate. You re-enter your password at every signature, session or not."""
     from ..service import sign_gate
 
-    password = read_password()
+    password = password_or_none("Password (your electronic signature)")
     with errors():
         result = sign_gate(
             context(db),
@@ -459,56 +629,3 @@ def gate_sign(
             idempotency_key=idempotency_key,
         )
     _done(result, json_out, f"gate {gate} signed by {by} as {role}: {decision} ({meaning})")
-
-
-# ---------------------------------------------------------------------- audit
-
-
-@audit_app.command("verify")
-def audit_verify(
-    code: Annotated[str | None, typer.Argument(help="Project code (default: every chain).")] = None,
-    db: DbOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    """Recompute the hash chain; exit 1 naming the first broken event."""
-    from ..service import verify_audit
-
-    with errors():
-        result = verify_audit(context(db), code)
-    data = result.to_dict() if hasattr(result, "to_dict") else dict(vars(result))
-    if json_out:
-        emit_json(data)
-    if result.ok:
-        if not json_out:
-            typer.echo(f"audit trail intact: {result.checked} events verified")
-        return
-    broken = result.first_broken
-    if not json_out:
-        typer.echo(f"audit trail BROKEN after {result.checked} good events: {broken}", err=True)
-    raise typer.Exit(1)
-
-
-@audit_app.command("export")
-def audit_export(
-    code: str,
-    fmt: Annotated[str, typer.Option("--format", help="csv, json or html.")] = "csv",
-    out: Annotated[Path | None, typer.Option("--out", help="Write to a file.")] = None,
-    db: DbOption = None,
-) -> None:
-    """Export a project's audit trail with signature manifestations."""
-    from ..service import export_audit
-
-    if fmt not in ("csv", "json", "html"):
-        fail(f"unknown format {fmt!r}: use csv, json or html", 2)
-    with errors():
-        if fmt == "html":  # the inspector's printout (reports/audit_print.py)
-            from ..reports.audit_print import export_audit_html
-
-            text = export_audit_html(context(db), code)
-        else:
-            text = export_audit(context(db), code, "csv" if fmt == "csv" else "json")
-    if out is not None:
-        out.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {out}")
-    else:
-        typer.echo(text, nl=False)

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import EXIT_USAGE, DbOption, JsonOption, emit_json, fail, run
+from ..display import moment, one_line
+from .common import EXIT_USAGE, DbOption, JsonOption, emit_json, fail, require_database, run
 
 notify_app = typer.Typer(help="Notifications: the outbox, its relay, retries.")
 gates_app = typer.Typer(help="Watch open gates: SLA reminders and escalations.")
@@ -43,13 +44,14 @@ def notify_list(
     state: Annotated[
         str | None, typer.Option("--state", help="pending, sent or dead (default: all).")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Newest rows to show.")] = 200,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Newest rows to show.")] = 200,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """List outbox rows, newest first, with each recipient's targets masked."""
     if state is not None and state not in STATES:
         fail(f"--state must be one of {', '.join(STATES)}", EXIT_USAGE)
+    require_database(db)
 
     def go() -> None:
         from cdmo_workflow.notify.relay import pending_rows
@@ -74,12 +76,12 @@ def notify_list(
             line = (
                 f"{r['id']:>6}  {r['state']:<7} {r['notify_event']:<16} "
                 f"{r['project'] or '-':<12} {r['recipient']:<12} "
-                f"tries={r['attempts']}  {when:%Y-%m-%d %H:%M:%S}  "
+                f"tries={r['attempts']}  {moment(when)}  "
                 f"-> {', '.join(r['targets']) or '(no target)'}"
             )
-            typer.echo(line)
+            typer.echo(one_line(line))
             if r["last_error"] and r["state"] != "sent":
-                typer.echo(f"        last error: {r['last_error']}")
+                typer.echo(f"        last error: {one_line(r['last_error'])}")
 
     run(go)
 
@@ -106,8 +108,10 @@ def notify_retry(
 @notify_app.command("relay")
 def notify_relay(
     once: Annotated[bool, typer.Option("--once", help="One batch, then exit.")] = False,
-    interval: Annotated[float, typer.Option("--interval", help="Seconds between polls.")] = 5.0,
-    batch: Annotated[int | None, typer.Option("--batch", help="Rows per claim.")] = None,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.1, help="Seconds between polls.")
+    ] = 5.0,
+    batch: Annotated[int | None, typer.Option("--batch", min=1, help="Rows per claim.")] = None,
     db: DbOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each cycle.")] = False,
 ) -> None:
@@ -143,7 +147,9 @@ def notify_relay(
 @gates_app.command("watch")
 def gates_watch(
     once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
-    interval: Annotated[float, typer.Option("--interval", help="Seconds between passes.")] = 300.0,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.1, help="Seconds between passes.")
+    ] = 300.0,
     db: DbOption = None,
     json_out: JsonOption = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each pass.")] = False,

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import DbOption, JsonOption, context, emit_json, errors, fail
+from ..display import day, plain, slip
+from .common import DbOption, JsonOption, context, emit_json, errors, fail, require_database
 
 TodayOption = Annotated[
     str | None,
@@ -63,6 +64,7 @@ def report(
         fail("give a project CODE or --portfolio (not both)", 2)
     from ..reports.html import write_portfolio_report, write_project_report
 
+    require_database(db)
     with errors():
         if portfolio:
             files = write_portfolio_report(context(db), out, when)
@@ -70,7 +72,7 @@ def report(
             assert code is not None
             files = write_project_report(context(db), code, out, when)
     for f in files:
-        typer.echo(f"wrote {f}")
+        typer.echo(plain(f"wrote {f}"))
 
 
 def project_forecast(
@@ -84,23 +86,18 @@ def project_forecast(
     from ..domain.forecast import forecast
     from ..reports.data import load_project
 
+    require_database(db)
     with errors():
         project, now = load_project(context(db), code)
         fc = forecast(project, when or now)
     if json_out:
         emit_json(fc.to_dict())
         return
-    typer.echo(format_forecast(fc, project.customer))
+    typer.echo(plain(format_forecast(fc, project.customer)))
 
 
-def _d(t: Any) -> str:
-    return t.strftime("%Y-%m-%d") if t is not None else "-"
-
-
-def _slip(days: float | None) -> str:
-    if days is None:
-        return "-"
-    return "0" if abs(days) < 0.05 else f"{days:+.1f}".replace(".0", "")
+_d = day  # the display module's formats (cdmo_workflow/display.py)
+_slip = slip
 
 
 def format_forecast(fc: Any, customer: str) -> str:

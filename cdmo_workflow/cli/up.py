@@ -119,7 +119,7 @@ def _run_up(server: Any, db_url: str, no_demo: bool, home: Path, inbox: list[Any
     from ..config import mask_url
     from ..orchestration import serving
 
-    ctx = service.open_context(db_url=db_url, prefect_hooks=False)
+    ctx = service.open_context(db_url=db_url)
     with errors():
         ctx.db.migrate()
     typer.echo(f"Project database: {mask_url(db_url)}")
@@ -200,7 +200,7 @@ def serve(
     from .. import service
     from ..orchestration import serving
 
-    ctx = service.open_context(prefect_hooks=False)
+    ctx = service.open_context()
     deps = serving.deployments()
     with errors():
         ctx.db.migrate()

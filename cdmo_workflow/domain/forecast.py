@@ -31,81 +31,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..spec.durations import Duration, parse_duration
-from ..spec.models import PhaseDef, ProcessDef
+from ..spec.models import PhaseDef
+from .plan import (
+    _days,
+    _iso,
+    _iso_or_none,
+    _utc,
+    baseline_of,
+    planned_days,
+    planned_end,
+    topological,
+)
 from .records import PhaseState, ProjectState, ReviewState, parse_time
+from .sla import gate_due_at, is_overdue
 
 if TYPE_CHECKING:  # pragma: no cover - typing only (project.py imports this module)
     from .project import Project
-
-SECONDS_PER_DAY = 86400.0
-
-
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _iso_or_none(t: datetime | None) -> str | None:
-    return None if t is None else _iso(t)
-
-
-def _days(delta: timedelta) -> float:
-    return round(delta.total_seconds() / SECONDS_PER_DAY, 1)
-
-
-def _utc(t: datetime) -> datetime:
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
-
-
-@lru_cache(maxsize=256)
-def _duration(text: str) -> Duration:
-    return parse_duration(text)  # definitions hold few distinct texts; portfolios repeat them
-
-
-def planned_end(pdef: PhaseDef, start: datetime) -> datetime:
-    """``start`` plus the phase's planned duration (0 days when it has none)."""
-    if not pdef.duration:
-        return start
-    return _duration(pdef.duration).add_to(start)
-
-
-def planned_days(pdef: PhaseDef) -> float:
-    """Calendar length of the planned duration in days (business days count 7/5)."""
-    return _duration(pdef.duration).days if pdef.duration else 0.0
-
-
-def topological(process: ProcessDef) -> list[PhaseDef]:
-    """The phases in an order where each comes after its ``after`` phases (stable)."""
-    placed: set[str] = set()
-    order: list[PhaseDef] = []
-    remaining = list(process.phases)
-    while remaining:
-        ready = [p for p in remaining if all(a in placed for a in p.after)]
-        if not ready:  # a cycle: validated definitions never have one; keep going anyway
-            ready = remaining[:1]
-        for p in ready:
-            order.append(p)
-            placed.add(p.id)
-        remaining = [p for p in remaining if p.id not in placed]
-    return order
-
-
-def plan(process: ProcessDef, start: datetime) -> dict[str, tuple[datetime, datetime]]:
-    """The pure plan: every phase starts when the last of its ``after`` phases ends."""
-    out: dict[str, tuple[datetime, datetime]] = {}
-    for p in topological(process):
-        s = max((out[a][1] for a in p.after if a in out), default=start)
-        out[p.id] = (s, planned_end(p, s))
-    return out
-
-
-def baseline_of(process: ProcessDef, start: datetime) -> dict[str, dict[str, str]]:
-    """The baseline a project stores when it starts: ``{phase: {"start", "end"}}`` in UTC."""
-    return {pid: {"start": _iso(s), "end": _iso(e)} for pid, (s, e) in plan(process, start).items()}
 
 
 @dataclass(frozen=True)
@@ -409,17 +353,16 @@ def _slack(
 
 
 def overdue_gates(project: Project, today: datetime) -> list[dict[str, Any]]:
-    """Open gate reviews past their ``sla.decide_within`` (counted from ``opened_at``)."""
+    """Open gate reviews past their ``sla.decide_within`` (counted from ``opened_at``; overdue
+    strictly after the due instant, the one rule of :mod:`cdmo_workflow.domain.sla`)."""
     today = _utc(today)
     out: list[dict[str, Any]] = []
     for review in project.reviews:
         if review.state != ReviewState.OPEN:
             continue
         gdef = project.snapshot.gates[review.gate]
-        if gdef.sla is None or not gdef.sla.decide_within:
-            continue
-        due = _duration(gdef.sla.decide_within).add_to(review.opened_at)
-        if today > due:
+        due = gate_due_at(gdef, review.opened_at)
+        if due is not None and is_overdue(due, today):
             out.append(
                 {
                     "gate": review.gate,
@@ -437,7 +380,4 @@ def overdue_gates(project: Project, today: datetime) -> list[dict[str, Any]]:
 
 def gate_due(project: Project, gate_id: str, opened_at: datetime) -> datetime | None:
     """When a review of ``gate_id`` opened at ``opened_at`` must be decided (SLA), if any."""
-    gdef = project.snapshot.gates[gate_id]
-    if gdef.sla is None or not gdef.sla.decide_within:
-        return None
-    return _duration(gdef.sla.decide_within).add_to(opened_at)
+    return gate_due_at(project.snapshot.gates[gate_id], opened_at)

@@ -16,7 +16,8 @@ from ..spec.models import Decision, GateDef, PhaseDef, ProcessSnapshot
 from . import events as ev
 from .errors import NotFound, RuleViolation
 from .events import DomainEvent
-from .forecast import baseline_of
+from .limits import check_text
+from .plan import baseline_of
 from .records import (
     CONSERVATISM,
     VETO_DECISIONS,
@@ -34,6 +35,9 @@ from .records import (
     parse_time,
     sha256_of,
 )
+from .signing_rules import SIGNING_RULES, Attempt
+from .sla import missing_quotas
+from .staffing import team_shortfalls
 
 
 @dataclass(frozen=True)
@@ -92,8 +96,10 @@ class Project:
         process = snapshot.process
         if not code.strip():
             raise RuleViolation("invalid-code", "a project code must not be empty")
+        check_text("project code", code)
         if not customer.strip():
             raise RuleViolation("invalid-customer", "a project needs a customer name")
+        check_text("customer", customer)
         for role, users in team.items():
             if role not in process.roles:
                 raise RuleViolation(
@@ -113,6 +119,20 @@ class Project:
                 "to start it",
                 user=by,
                 role=manager,
+            )
+        shortfalls = team_shortfalls(process, snapshot.gates, team)
+        if shortfalls:
+            first = shortfalls[0]
+            more = f" (and {len(shortfalls) - 1} more)" if len(shortfalls) > 1 else ""
+            raise RuleViolation(
+                "team-cannot-meet-quota",
+                f"the team cannot meet a quota: {first.message}{more}; assign more people "
+                "(check a planned team with `cdmo validate --team team.yaml`)",
+                gate=first.gate,
+                role=first.role,
+                needed=first.needed,
+                assigned=first.assigned,
+                shortfalls=[f.to_dict() for f in shortfalls],
             )
         phases = {p.id: PhaseRun(id=p.id) for p in process.phases}
         project = cls(
@@ -212,12 +232,7 @@ class Project:
     def missing(self, review: GateReview) -> list[dict[str, Any]]:
         """Role quotas not yet met in ``review``: ``[{role, needed}]``."""
         gate = self.snapshot.gates[review.gate]
-        out: list[dict[str, Any]] = []
-        for quota in gate.signoffs:
-            have = sum(1 for s in review.signatures if s.role == quota.role)
-            if have < quota.min:
-                out.append({"role": quota.role, "needed": quota.min - have})
-        return out
+        return missing_quotas(gate, (s.role for s in review.signatures))
 
     def open_conditions(self, phase_id: str | None = None) -> list[Condition]:
         return [
@@ -252,7 +267,7 @@ class Project:
 
     # ------------------------------------------------------------------ guards
 
-    def _require_active(self, action: str) -> None:
+    def require_active(self, action: str) -> None:
         if self.state != ProjectState.ACTIVE:
             raise RuleViolation(
                 "project-not-active",
@@ -261,7 +276,7 @@ class Project:
                 state=self.state.value,
             )
 
-    def _require_role(self, user: str, role: str, action: str) -> None:
+    def require_role(self, user: str, role: str, action: str) -> None:
         if user not in self.team.get(role, []):
             held = self.roles_of(user)
             raise RuleViolation(
@@ -296,10 +311,10 @@ class Project:
         if ddef is None:
             known = ", ".join(d.id for d in pdef.deliverables) or "none"
             raise NotFound("deliverable", deliverable_id, f"phase {phase_id} has: {known}")
-        self._require_active("submit a deliverable")
+        self.require_active("submit a deliverable")
         _require_evidence(evidence)
         run = self._require_phase_active(phase_id, f"submit deliverable {deliverable_id!r}")
-        self._require_role(by, ddef.owner, f"submit deliverable {deliverable_id!r}")
+        self.require_role(by, ddef.owner, f"submit deliverable {deliverable_id!r}")
         old = run.deliverables.get(deliverable_id)
         run.deliverables[deliverable_id] = Evidence(by=by, evidence=evidence, at=now)
         run.contributors.add(by)
@@ -325,10 +340,10 @@ class Project:
         if cdef is None:
             known = ", ".join(c.id for c in gdef.checks) or "none"
             raise NotFound("check", check_id, f"gate {gate_id} has: {known}")
-        self._require_active("confirm a check")
+        self.require_active("confirm a check")
         _require_evidence(evidence)
         run = self._require_phase_active(pdef.id, f"confirm check {check_id!r}")
-        self._require_role(by, cdef.confirmed_by, f"confirm check {check_id!r}")
+        self.require_role(by, cdef.confirmed_by, f"confirm check {check_id!r}")
         old = run.checks.get(check_id)
         run.checks[check_id] = Evidence(by=by, evidence=evidence, at=now)
         run.contributors.add(by)
@@ -348,11 +363,12 @@ class Project:
 
     def close_condition(self, condition_id: str, by: str, evidence: str, now: datetime) -> Change:
         """Close a Conditional Go condition with evidence (phase owner or project manager)."""
+        check_text("condition id", condition_id)
         cond = next((c for c in self.conditions if c.id == condition_id), None)
         if cond is None:
             known = ", ".join(c.id for c in self.conditions) or "none"
             raise NotFound("condition", condition_id, f"project {self.code} has: {known}")
-        self._require_active("close a condition")
+        self.require_active("close a condition")
         _require_evidence(evidence)
         if cond.state != "open":
             raise RuleViolation(
@@ -399,87 +415,28 @@ class Project:
         comment: str | None = None,
         conditions: Iterable[str] = (),
     ) -> Change:
-        """Record an electronic signature on the gate's open review, then decide if due."""
+        """Record an electronic signature on the gate's open review, then decide if due.
+
+        The signature must pass every rule of ``signing_rules.SIGNING_RULES``, in order.
+        """
         gdef, pdef = self.gate_def(gate_id)
-        self._require_active(f"sign gate {gate_id!r}")
-        review = self.open_review(gate_id)
-        if review is None:
-            state = self.phases[pdef.id].state.value
-            raise RuleViolation(
-                "gate-not-open",
-                f"gate {gate_id!r} is not open for signature (phase {pdef.id!r} is {state})",
-                gate=gate_id,
-                phase=pdef.id,
-            )
-        quota = next((q for q in gdef.signoffs if q.role == role), None)
-        if quota is None:
-            roles = ", ".join(q.role for q in gdef.signoffs)
-            raise RuleViolation(
-                "role-not-in-gate",
-                f"role {role!r} does not sign gate {gate_id!r} (it needs: {roles})",
-                gate=gate_id,
-                role=role,
-            )
-        self._require_role(signer.user, role, f"sign gate {gate_id!r} as {role!r}")
-        if any(s.user == signer.user for s in review.signatures):
-            prior = next(s for s in review.signatures if s.user == signer.user)
-            raise RuleViolation(
-                "already-signed",
-                f"user {signer.user!r} already signed gate {gate_id!r} (review {review.number}) "
-                f"as {prior.role!r} at {iso(prior.signed_at)}; a person counts once per gate",
-                user=signer.user,
-                gate=gate_id,
-            )
-        if sum(1 for s in review.signatures if s.role == role) >= quota.min:
-            raise RuleViolation(
-                "quota-met",
-                f"the {role!r} quota of gate {gate_id!r} is already met",
-                gate=gate_id,
-                role=role,
-            )
-        if quota.independent and signer.user in self.phases[pdef.id].contributors:
-            raise RuleViolation(
-                "not-independent",
-                f"user {signer.user!r} submitted a deliverable or confirmed a check of phase "
-                f"{pdef.id!r} and cannot sign gate {gate_id!r} as independent role {role!r}",
-                user=signer.user,
-                gate=gate_id,
-                role=role,
-            )
-        try:
-            dec = Decision(decision)
-        except ValueError:
-            dec = None
-        if dec is None or dec not in gdef.decisions:
-            allowed = ", ".join(d.value for d in gdef.decisions)
-            raise RuleViolation(
-                "decision-not-allowed",
-                f"decision {str(decision)!r} is not allowed at gate {gate_id!r} "
-                f"(allowed: {allowed})",
-                gate=gate_id,
-                decision=str(decision),
-            )
-        try:
-            mean = Meaning(meaning)
-        except ValueError:
-            raise RuleViolation(
-                "invalid-meaning",
-                f"meaning {str(meaning)!r} is not one of: {', '.join(m.value for m in Meaning)}",
-                meaning=str(meaning),
-            ) from None
-        conds = [c.strip() for c in conditions if c.strip()]
-        if dec == Decision.CONDITIONAL_GO and not conds:
-            raise RuleViolation(
-                "conditions-required",
-                "a conditional-go needs at least one condition (--condition TEXT)",
-                gate=gate_id,
-            )
-        if conds and dec != Decision.CONDITIONAL_GO:
-            raise RuleViolation(
-                "conditions-need-conditional-go",
-                f"conditions can only be attached to a conditional-go, not to {dec.value}",
-                gate=gate_id,
-            )
+        attempt = Attempt(
+            project=self,
+            gate_id=gate_id,
+            gate=gdef,
+            phase=pdef,
+            signer=signer,
+            role=role,
+            decision=str(decision),
+            meaning=str(meaning),
+            conditions=[c.strip() for c in conditions if c.strip()],
+            comment=comment or "",
+        )
+        for rule in SIGNING_RULES:
+            rule.check(attempt)
+        review, quota = attempt.open_review(), attempt.quota
+        dec, mean, conds = attempt.parsed_decision, attempt.parsed_meaning, attempt.conditions
+        assert quota is not None and dec is not None and mean is not None
         signature = Signature(
             user=signer.user,
             name=signer.name,
@@ -518,7 +475,7 @@ class Project:
     def put_on_hold(self, by: str, reason: str, now: datetime) -> Change:
         """The project manager pauses the project; nothing can be submitted or signed."""
         self._require_manager(by, "put the project on hold")
-        self._require_active("put it on hold")
+        self.require_active("put it on hold")
         _require_reason(reason)
         self.state = ProjectState.ON_HOLD
         self.hold = Hold(by=by, reason=reason, at=now)
@@ -549,7 +506,7 @@ class Project:
         return Change("project.resume", self.code, hold.to_dict(), {"state": "active"})
 
     def _require_manager(self, by: str, action: str) -> None:
-        self._require_role(by, self.snapshot.process.manager_role, action)
+        self.require_role(by, self.snapshot.process.manager_role, action)
 
     # ------------------------------------------------------------------ transitions
 
@@ -757,11 +714,17 @@ class Project:
                     "opened_at": iso(review.opened_at) if review and number else None,
                     "signatures": [s.to_dict() for s in sigs],
                     "missing": missing,
+                    "reviews": [
+                        r.to_dict() for r in self.reviews if r.gate == pdef.gate
+                    ],  # every review, also those a recycle or a hold left behind
                 }
             )
         return out
 
     def current_phases(self) -> list[str]:
+        """Phases under way; none once the project is killed or complete."""
+        if self.state in (ProjectState.KILLED, ProjectState.COMPLETED):
+            return []
         return [
             pid
             for pid, run in self.phases.items()
@@ -829,8 +792,10 @@ def _require_evidence(evidence: str) -> None:
         raise RuleViolation(
             "evidence-required", "evidence is required (a document reference, e.g. DMS id)"
         )
+    check_text("evidence", evidence)
 
 
 def _require_reason(reason: str) -> None:
     if not reason or not reason.strip():
         raise RuleViolation("reason-required", "a reason is required")
+    check_text("reason", reason)

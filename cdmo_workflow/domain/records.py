@@ -6,13 +6,12 @@ one document and the audit trail can quote exact old and new values.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from ..hashing import sha256_of as canonical_sha256
 from ..spec.models import Decision
 
 
@@ -72,8 +71,7 @@ def parse_time(s: str | None) -> datetime | None:
 
 def sha256_of(obj: object) -> str:
     """SHA-256 hex of canonical JSON (sorted keys, no spaces): what a signature is linked to."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return canonical_sha256(obj)
 
 
 @dataclass

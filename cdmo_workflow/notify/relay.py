@@ -4,32 +4,27 @@ Delivery is at-least-once with a dedup key: a row is marked sent by one autocomm
 after apprise returns, so a crash between the two re-sends at most that one message, carrying
 the same ``X-CDMO-Dedup-Key`` (e-mail header, JSON field ``dedup_key`` and body footer).
 
-Claiming: ``SELECT id ... due ... LIMIT batch`` then ``UPDATE outbox SET claimed_until = now +
-lease WHERE id IN (...) AND <still due> RETURNING ...`` in one transaction. On PostgreSQL the
-select takes ``FOR UPDATE SKIP LOCKED``, so concurrent relays split the work; on SQLite the
-transaction is ``BEGIN IMMEDIATE`` (a single writer). A relay that dies leaves its rows claimed
-until the lease ends; then another relay takes them. (A single ``UPDATE ... WHERE id IN (SELECT
-... LIMIT n FOR UPDATE SKIP LOCKED)`` is not used: PostgreSQL may run the subquery more than
-once and claim more than ``n`` rows.)
+Claiming, leases and marks are the store's (``cdmo_workflow.store.outbox``: ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite, autocommit marks); the rules stay here:
+exponential backoff, when a row is dead, and the masking of every error before it is stored.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from cdmo_workflow.notify.masking import mask_text, quiet_apprise, register_secret_url
 from cdmo_workflow.notify.targets import ConfigFile, config_file, db_targets
 from cdmo_workflow.notify.templates import Message, render
-from cdmo_workflow.store.tables import outbox
+from cdmo_workflow.store.outbox import OutboxMarks, OutboxQueue, outbox_marks
+from cdmo_workflow.store.outbox import db_now as db_now  # re-exported (tests, callers)
 
 log = logging.getLogger("cdmo_workflow.notify.relay")
 
@@ -73,14 +68,6 @@ def resolve_engine(db: Any) -> Engine:
     raise TypeError(f"expected an Engine, a database URL or an object with .engine, got {db!r}")
 
 
-def db_now(conn: Connection) -> datetime:
-    """The database's clock (PostgreSQL ``now()``); SQLite has none, so the host's UTC clock."""
-    if conn.dialect.name == "postgresql":
-        value = conn.execute(sa.select(sa.func.now())).scalar_one()
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.now(UTC)
-
-
 def backoff(
     attempts: int, base: float = DEFAULT_BACKOFF_BASE_S, cap: float = DEFAULT_BACKOFF_CAP_S
 ) -> timedelta:
@@ -88,53 +75,6 @@ def backoff(
     exponent = max(attempts - 1, 0)
     seconds = cap if exponent >= 64 else min(base * (2**exponent), cap)
     return timedelta(seconds=seconds)
-
-
-def _due(now: datetime) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        outbox.c.state == "pending",
-        outbox.c.next_attempt_at <= now,
-        sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until <= now),
-    )
-
-
-def claim(conn: Connection, *, now: datetime, batch: int, lease: float) -> list[dict[str, Any]]:
-    """Claim up to ``batch`` due rows until ``now + lease``; returns them oldest first.
-
-    Two statements in the caller's transaction: select the due ids (``FOR UPDATE SKIP
-    LOCKED`` on PostgreSQL), then update them with the due condition checked again, so a row
-    another relay claimed in between is left out (``RETURNING`` gives only the rows won).
-    """
-    due = (
-        sa.select(outbox.c.id)
-        .where(_due(now))
-        .order_by(outbox.c.next_attempt_at, outbox.c.id)
-        .limit(batch)
-    )
-    if conn.dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    ids = list(conn.execute(due).scalars())
-    if not ids:
-        return []
-    stmt = (
-        sa.update(outbox)
-        .where(outbox.c.id.in_(ids), _due(now))
-        .values(claimed_until=now + timedelta(seconds=lease))
-        .returning(
-            outbox.c.id,
-            outbox.c.dedup_key,
-            outbox.c.event,
-            outbox.c.notify_event,
-            outbox.c.project,
-            outbox.c.gate,
-            outbox.c.recipient,
-            outbox.c.payload,
-            outbox.c.attempts,
-        )
-    )
-    rows = [dict(r._mapping) for r in conn.execute(stmt)]
-    rows.sort(key=lambda r: r["id"])
-    return rows
 
 
 class _Clock:
@@ -251,76 +191,8 @@ class _Sender:
         return _Outcome(False, mask_text(f"apprise {status}: {text}")[:MAX_ERROR_CHARS])
 
 
-# Built once (no per-message statement construction); see _Marker for how they run.
-_MARK_SENT = (
-    sa.update(outbox)
-    .where(outbox.c.id == sa.bindparam("row_id"), outbox.c.state == "pending")
-    .values(
-        state="sent",
-        sent_at=sa.bindparam("at"),
-        attempts=outbox.c.attempts + 1,
-        claimed_until=None,
-        last_error=None,
-    )
-)
-_MARK_FAILED = (
-    sa.update(outbox)
-    .where(outbox.c.id == sa.bindparam("row_id"), outbox.c.state == "pending")
-    .values(
-        state=sa.bindparam("new_state"),
-        attempts=sa.bindparam("new_attempts"),
-        next_attempt_at=sa.bindparam("next_at"),
-        claimed_until=None,
-        last_error=sa.bindparam("error"),
-    )
-)
-
-
-class _Marker:
-    """Runs each mark as its own atomic unit on one connection: a single autocommit statement
-    on PostgreSQL (one round trip), a short ``BEGIN IMMEDIATE`` transaction on SQLite.
-
-    On PostgreSQL the marks use ``synchronous_commit = off`` (reset before the connection goes
-    back to the pool): the server has the mark as soon as the statement returns, so a relay
-    crash still re-sends at most one message; only a crash of the database server itself can
-    forget the last fraction of a second of marks, and those messages are re-sent with their
-    dedup keys. This halves the cost of a mark.
-    """
-
-    def __init__(self, conn: Connection) -> None:
-        self.autocommit = conn.dialect.name == "postgresql"
-        if self.autocommit:
-            conn.exec_driver_sql("SET synchronous_commit = off")
-            conn.commit()
-        self.conn = (
-            conn.execution_options(isolation_level="AUTOCOMMIT") if self.autocommit else conn
-        )
-
-    def execute(self, stmt: Any, params: Mapping[str, Any]) -> None:
-        if self.autocommit:
-            self.conn.execute(stmt, params)
-            return
-        with self.conn.begin():
-            self.conn.execute(stmt, params)
-
-
-@contextlib.contextmanager
-def _marking(conn: Connection) -> Iterator[_Marker]:
-    marker = _Marker(conn)
-    try:
-        yield marker
-    finally:
-        if marker.autocommit:
-            with contextlib.suppress(Exception):
-                marker.conn.exec_driver_sql("RESET synchronous_commit")
-
-
-def _mark_sent(conn: _Marker, row_id: int, at: datetime) -> None:
-    conn.execute(_MARK_SENT, {"row_id": row_id, "at": at})
-
-
 def _mark_failed(
-    conn: _Marker,
+    marks: OutboxMarks,
     row: Mapping[str, Any],
     at: datetime,
     error: str,
@@ -333,15 +205,12 @@ def _mark_failed(
     """Record a failed try; returns True when the row is now dead."""
     attempts = int(row["attempts"]) + 1
     dead = (not retry) or attempts >= max_attempts
-    conn.execute(
-        _MARK_FAILED,
-        {
-            "row_id": row["id"],
-            "new_state": "dead" if dead else "pending",
-            "new_attempts": attempts,
-            "next_at": at if dead else at + backoff(attempts, base, cap),
-            "error": mask_text(error)[:MAX_ERROR_CHARS],
-        },
+    marks.failed(
+        row["id"],
+        attempts=attempts,
+        dead=dead,
+        next_attempt_at=at if dead else at + backoff(attempts, base, cap),
+        error=mask_text(error)[:MAX_ERROR_CHARS],
     )
     return dead
 
@@ -373,23 +242,25 @@ def relay_once(
     engine = resolve_engine(db)
     stats = RelayStats()
     with engine.begin() as conn:
-        clock = _Clock(now, now or db_now(conn))
-        rows = claim(conn, now=clock(), batch=batch, lease=lease)
+        queue = OutboxQueue(conn)
+        clock = _Clock(now, now or queue.now())
+        rows = queue.claim(now=clock(), batch=batch, lease=lease)
         if not rows:
             return stats
         targets = db_targets(conn, {r["recipient"] for r in rows})
     sender = _Sender(targets, config_file(apprise_config), body_format, ui_url, timeout)
-    with engine.connect() as conn, _marking(conn) as marker:
+    with engine.connect() as conn, outbox_marks(conn) as marks:
         for row in rows:
             outcome = sender.send(row)
             if outcome.ok:
                 if after_send is not None:
                     after_send(row)
-                _mark_sent(marker, row["id"], clock())
+                marks.sent(row["id"], clock())
+                marks.forget_secret(row)
                 stats.sent += 1
                 continue
             dead = _mark_failed(
-                marker,
+                marks,
                 row,
                 clock(),
                 outcome.error or "delivery failed",
@@ -444,49 +315,13 @@ def relay_forever(
 
 def retry(db: Any, *, ids: list[int] | None = None, dead: bool = False) -> int:
     """Put rows back to pending with attempts 0 (by id, or every dead row); returns the count."""
-    engine = resolve_engine(db)
-    with engine.begin() as conn:
-        now = db_now(conn)
-        cond: list[sa.ColumnElement[bool]] = []
-        if ids:
-            cond.append(outbox.c.id.in_(ids))
-        if dead:
-            cond.append(outbox.c.state == "dead")
-        if not cond:
-            return 0
-        result = conn.execute(
-            sa.update(outbox)
-            .where(sa.or_(*cond), outbox.c.state != "pending")
-            .values(
-                state="pending",
-                attempts=0,
-                next_attempt_at=now,
-                claimed_until=None,
-                sent_at=None,
-            )
-        )
-        return int(result.rowcount or 0)
+    if not ids and not dead:
+        return 0
+    with resolve_engine(db).begin() as conn:
+        return OutboxQueue(conn).retry(ids=ids, dead=dead)
 
 
 def pending_rows(db: Any, *, state: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
     """Outbox rows for listings, newest first (no URL is ever in a row)."""
-    engine = resolve_engine(db)
-    query = sa.select(
-        outbox.c.id,
-        outbox.c.dedup_key,
-        outbox.c.event,
-        outbox.c.notify_event,
-        outbox.c.project,
-        outbox.c.gate,
-        outbox.c.recipient,
-        outbox.c.state,
-        outbox.c.attempts,
-        outbox.c.next_attempt_at,
-        outbox.c.last_error,
-        outbox.c.created_at,
-        outbox.c.sent_at,
-    ).order_by(outbox.c.id.desc())
-    if state:
-        query = query.where(outbox.c.state == state)
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query.limit(limit))]
+    with resolve_engine(db).connect() as conn:
+        return OutboxQueue(conn).listing(state=state, limit=limit)

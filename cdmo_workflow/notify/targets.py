@@ -21,29 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import apprise
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cdmo_workflow.notify.masking import mask_url
-from cdmo_workflow.store.tables import user_targets
+from cdmo_workflow.store.targets import TargetRepository
 
 CONFIG_ENV = "CDMO_APPRISE_CONFIG"
 
 
 def db_targets(conn: Connection, users: Iterable[str]) -> dict[str, list[str]]:
     """user id -> apprise URLs stored in ``user_targets`` (in insertion order)."""
-    wanted = sorted(set(users))
-    found: dict[str, list[str]] = {u: [] for u in wanted}
-    if not wanted:
-        return found
-    query = (
-        sa.select(user_targets.c.user_id, user_targets.c.url)
-        .where(user_targets.c.user_id.in_(wanted))
-        .order_by(user_targets.c.id)
-    )
-    for user_id, url in conn.execute(query):
-        found[user_id].append(url)
-    return found
+    return TargetRepository(conn).urls_of(users)
 
 
 @dataclass
@@ -88,11 +76,49 @@ def config_file(path: str | None = None) -> ConfigFile | None:
 
 def masked_targets(conn: Connection, user: str | None = None) -> list[dict[str, Any]]:
     """Every stored target with its URL masked (for listings)."""
-    query = sa.select(user_targets.c.id, user_targets.c.user_id, user_targets.c.url).order_by(
-        user_targets.c.user_id, user_targets.c.id
-    )
-    if user is not None:
-        query = query.where(user_targets.c.user_id == user)
     return [
-        {"id": i, "user": u, "target": mask_url(url)} for i, u, url in conn.execute(query).all()
+        {"id": i, "user": u, "target": mask_url(url)}
+        for i, u, url in TargetRepository(conn).all(user)
     ]
+
+
+def apprise_can_use(url: str) -> bool:
+    """Whether apprise understands ``url`` (a known scheme with valid parts). Nothing is sent.
+
+    ``apprise.Apprise().add(url)`` parses the URL with the plugin of its scheme and returns
+    False when no plugin takes it (``notaurl://x``) or the plugin refuses its parts.
+    """
+    if not isinstance(url, str) or not url.strip() or len(url) > 2000:
+        return False
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return False
+    try:
+        return bool(apprise.Apprise().add(url))
+    except Exception:  # a plugin that raises on odd input: apprise cannot use it
+        return False
+
+
+def check_apprise_url(url: str) -> str:
+    """Return ``url`` when apprise can use it and it fits the ``url`` limit, else refuse.
+
+    Raises the domain's ``RuleViolation`` (``field-too-long`` or ``invalid-notify-url``); the
+    message masks the URL, which may hold a secret.
+    """
+    from cdmo_workflow.domain.errors import RuleViolation
+    from cdmo_workflow.domain.limits import check_text
+
+    check_text("url", url)
+    if not apprise_can_use(url):
+        raise RuleViolation(
+            "invalid-notify-url",
+            f"apprise cannot use the notification URL {mask_url(url)!r} "
+            "(unknown scheme or invalid parts; see https://github.com/caronc/apprise/wiki)",
+            field="url",
+        )
+    return url
+
+
+def check_apprise_urls(urls: Iterable[str]) -> None:
+    """:func:`check_apprise_url` for each of ``urls`` (the ``--notify`` values of a user)."""
+    for url in urls:
+        check_apprise_url(url)

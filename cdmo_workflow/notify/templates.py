@@ -103,6 +103,10 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
         "[cdmo] Security alert{% if data.user %}: {{ data.user }}{% endif %}",
         "{{ data.message or data.reason or 'A security event occurred.' }}\n",
     ),
+    "account": (
+        "{{ data.subject or '[cdmo] Your account' }}",
+        "{{ data.body or 'A change was made to your account.' }}",
+    ),
     "default": (
         "[{{ project }}] {{ notify_event }}",
         "{{ event.name }} on {{ project_name }}.\n\n" + _WHERE,

@@ -6,26 +6,26 @@ For each open gate review of an active project whose gate has an ``sla``:
   n >= 1), each team member of a role whose quota is not met, and who has not signed this
   review, gets one reminder for period ``n`` (a watcher that missed periods sends only the
   current one);
-* once ``decide_within`` has passed, the escalation roles get one escalation (period 1).
+* once the review is overdue (strictly after ``opened_at + decide_within``: the one rule of
+  :mod:`cdmo_workflow.domain.sla`), the escalation roles get one escalation (period 1).
 
 Exactly-once comes from the database: a notice is an ``sla_notices`` row, unique on
 (project, gate, review, kind, period, recipient), inserted with ``ON CONFLICT DO NOTHING``
-in the same transaction as its outbox row. Any number of watchers on any schedule send each
+in the same unit of work as its outbox row (``uow.sla.record`` then ``uow.outbox.add``; the
+queries are ``cdmo_workflow.store.sla``'s). Any number of watchers on any schedule send each
 notice once. Business-day durations (``10bd``) skip weekends.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
-from cdmo_workflow.notify.relay import db_now, resolve_engine
+from cdmo_workflow.domain.sla import gate_due_at, is_overdue, missing_quotas
+from cdmo_workflow.notify.relay import resolve_engine
 from cdmo_workflow.notify.routing import (
     escalation_roles,
     escalation_rows,
@@ -34,12 +34,10 @@ from cdmo_workflow.notify.routing import (
 )
 from cdmo_workflow.spec.durations import Duration, add_business_days, parse_duration
 from cdmo_workflow.spec.models import ProcessSnapshot
-from cdmo_workflow.store.tables import outbox, process_snapshots, projects, sla_notices, users
+from cdmo_workflow.store.sla import NOTICE_KEYS
+from cdmo_workflow.store.uow import UnitOfWork
 
 log = logging.getLogger("cdmo_workflow.notify.watcher")
-
-_CHUNK = 500
-NOTICE_KEYS = ("project", "gate", "review", "kind", "period", "recipient")
 
 
 @dataclass
@@ -88,14 +86,10 @@ def periods_elapsed(every: Duration, start: datetime, now: datetime) -> int:
 
 
 def _missing_roles(review: Mapping[str, Any], snapshot: ProcessSnapshot) -> list[str]:
+    """The roles still short of their quota, by the domain's one rule (on the raw document)."""
     gate = snapshot.gates[review["gate"]]
     signatures = review.get("signatures") or []
-    missing = []
-    for quota in gate.signoffs:
-        have = sum(1 for s in signatures if s.get("role") == quota.role)
-        if have < quota.min:
-            missing.append(quota.role)
-    return missing
+    return [m["role"] for m in missing_quotas(gate, (s.get("role") for s in signatures))]
 
 
 def due_notices(
@@ -123,11 +117,7 @@ def due_notices(
         missing = _missing_roles(review, snapshot)
         if not missing:
             continue
-        due_at = (
-            parse_duration(gate.sla.decide_within).add_to(opened)
-            if gate.sla.decide_within
-            else None
-        )
+        due_at = gate_due_at(gate, opened)
         common = {
             "snapshot": snapshot,
             "project": code,
@@ -148,7 +138,7 @@ def due_notices(
                     notices.append(
                         Notice(code, gate.id, number, "reminder", period, row["recipient"], row)
                     )
-        if due_at is not None and now >= due_at:
+        if is_overdue(due_at, now):
             people = people_of(escalation_roles(snapshot, gate), team)
             for row in escalation_rows(recipients=people, **common):
                 notices.append(
@@ -157,95 +147,12 @@ def due_notices(
     return notices
 
 
-def _insert_notices(conn: Connection, notices: Sequence[Notice], now: datetime) -> list[Notice]:
-    """Insert sla_notices rows, ignoring existing ones; the notices actually inserted."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as make_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as make_insert  # type: ignore[assignment]
-    by_key = {(n.project, n.gate, n.review, n.kind, n.period, n.recipient): n for n in notices}
-    inserted: list[Notice] = []
-    items = list(by_key.values())
-    for start in range(0, len(items), _CHUNK):
-        chunk = items[start : start + _CHUNK]
-        stmt = (
-            make_insert(sla_notices)
-            .values(
-                [
-                    {
-                        "project": n.project,
-                        "gate": n.gate,
-                        "review": n.review,
-                        "kind": n.kind,
-                        "period": n.period,
-                        "recipient": n.recipient,
-                        "created_at": now,
-                    }
-                    for n in chunk
-                ]
-            )
-            .on_conflict_do_nothing(index_elements=list(NOTICE_KEYS))
-            .returning(*(sla_notices.c[k] for k in NOTICE_KEYS))
-        )
-        for r in conn.execute(stmt):
-            inserted.append(by_key[tuple(r)])
-    return inserted
+def _key(n: Notice) -> tuple[str, str, int, str, int, str]:
+    return (n.project, n.gate, n.review, n.kind, n.period, n.recipient)
 
 
-def _insert_outbox(conn: Connection, rows: Sequence[dict[str, Any]], now: datetime) -> None:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as make_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as make_insert  # type: ignore[assignment]
-    for start in range(0, len(rows), _CHUNK):
-        values = [
-            {
-                **{k: r[k] for k in ("dedup_key", "event", "notify_event", "project", "gate")},
-                "recipient": r["recipient"],
-                "payload": r["payload"],
-                "state": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-            for r in rows[start : start + _CHUNK]
-        ]
-        conn.execute(
-            make_insert(outbox).values(values).on_conflict_do_nothing(index_elements=["dedup_key"])
-        )
-
-
-def _candidates(conn: Connection) -> list[tuple[str, str]]:
-    """(code, version_hash) of active projects whose summary lists an open gate."""
-    query = sa.select(projects.c.code, projects.c.version_hash, projects.c.summary).where(
-        projects.c.state == "active"
-    )
-    out = []
-    for code, version_hash, summary in conn.execute(query):
-        if summary is None or (summary or {}).get("open_gates"):
-            out.append((code, version_hash))  # no summary: look at the document
-    return out
-
-
-def _snapshots(conn: Connection, hashes: Iterable[str], cache: dict[str, ProcessSnapshot]) -> None:
-    wanted = sorted(set(hashes) - set(cache))
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        query = sa.select(process_snapshots.c.version_hash, process_snapshots.c.document).where(
-            process_snapshots.c.version_hash.in_(chunk)
-        )
-        for version_hash, document in conn.execute(query):
-            cache[version_hash] = ProcessSnapshot.model_validate(document)
-
-
-def _names(conn: Connection, user_ids: Iterable[str]) -> dict[str, str]:
-    wanted = sorted(set(user_ids))
-    names: dict[str, str] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        query = sa.select(users.c.user_id, users.c.name).where(users.c.user_id.in_(chunk))
-        names.update({u: n for u, n in conn.execute(query)})
-    return names
+def _fields(n: Notice) -> dict[str, Any]:
+    return dict(zip(NOTICE_KEYS, _key(n), strict=True))
 
 
 _snapshot_cache: dict[str, ProcessSnapshot] = {}
@@ -259,33 +166,29 @@ def watch_once(db: Any, now: datetime | None = None) -> WatchStats:
     import time
 
     started = time.perf_counter()
-    engine = resolve_engine(db)
     stats = WatchStats()
-    with engine.begin() as conn:
-        at = now or db_now(conn)
-        candidates = _candidates(conn)
+    with UnitOfWork(resolve_engine(db)) as uow:
+        at = now or uow.now()
+        candidates = uow.sla.open_gate_projects()
         stats.projects = len(candidates)
-        _snapshots(conn, {h for _, h in candidates}, _snapshot_cache)
-        notices: list[Notice] = []
-        codes = [c for c, _ in candidates]
         hashes = dict(candidates)
-        for start in range(0, len(codes), _CHUNK):
-            chunk = codes[start : start + _CHUNK]
-            query = sa.select(projects.c.code, projects.c.document).where(
-                projects.c.code.in_(chunk)
+        missing = set(hashes.values()) - set(_snapshot_cache)
+        for version_hash, doc in uow.sla.snapshots(missing).items():
+            _snapshot_cache[version_hash] = ProcessSnapshot.model_validate(doc)
+        notices: list[Notice] = []
+        for code, document in uow.sla.documents([c for c, _ in candidates]):
+            snapshot = _snapshot_cache.get(hashes[code])
+            if snapshot is None:
+                continue
+            stats.open_reviews += sum(
+                1 for r in document.get("reviews") or [] if r.get("state") == "open"
             )
-            for code, document in conn.execute(query):
-                snapshot = _snapshot_cache.get(hashes[code])
-                if snapshot is None:
-                    continue
-                stats.open_reviews += sum(
-                    1 for r in document.get("reviews") or [] if r.get("state") == "open"
-                )
-                notices.extend(due_notices(document, snapshot, at))
+            notices.extend(due_notices(document, snapshot, at))
         if notices:
-            fresh = _insert_notices(conn, notices, at)
+            by_key = {_key(n): n for n in notices}
+            fresh = [by_key[k] for k in uow.sla.record((_fields(n) for n in notices), at)]
             if fresh:
-                names = _names(conn, {n.recipient for n in fresh})
+                names = uow.users.names({n.recipient for n in fresh})
                 rows = []
                 for n in fresh:
                     row = dict(n.row)
@@ -293,9 +196,10 @@ def watch_once(db: Any, now: datetime | None = None) -> WatchStats:
                     payload["people"] = {**payload.get("people", {}), **names}
                     row["payload"] = payload
                     rows.append(row)
-                _insert_outbox(conn, rows, at)
+                uow.outbox.add(rows, at=at)
             stats.reminders = sum(1 for n in fresh if n.kind == "reminder")
             stats.escalations = sum(1 for n in fresh if n.kind == "escalation")
+        uow.commit()
     stats.seconds = time.perf_counter() - started
     log.info(
         "watch: %d projects, %d open reviews, %d reminders, %d escalations in %.2fs",

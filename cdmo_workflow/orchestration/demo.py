@@ -61,7 +61,7 @@ def seed(ctx: Any, code: str = DEMO_PROJECT, process_id: str = DEMO_PROCESS) -> 
     existing = {u["user"] for u in service.list_users(ctx)}
     for uid, (name, roles) in users.items():
         if uid not in existing:
-            service.add_user(ctx, uid, name, roles, DEMO_PASSWORD, actor="cdmo-up")
+            service.provision_user(ctx, uid, name, roles, DEMO_PASSWORD, actor="cdmo-up")
             result.created_users += 1
     known = {p["code"] for p in service.list_projects(ctx)}
     if code not in known:
@@ -71,7 +71,9 @@ def seed(ctx: Any, code: str = DEMO_PROJECT, process_id: str = DEMO_PROCESS) -> 
                 if role != admin_role:
                     team.setdefault(role, []).append(uid)
         manager = team[process.manager_role][0]
-        service.start_project(ctx, code, process_id, DEMO_CUSTOMER, team, by=manager)
+        service.start_project(
+            ctx, code, process_id, DEMO_CUSTOMER, team, by=manager, password=DEMO_PASSWORD
+        )
         result.created_project = True
         _complete_first_phases(ctx, code)
     project = service.load_project(ctx, code)
@@ -90,9 +92,23 @@ def _complete_first_phases(ctx: Any, code: str) -> None:
             if d.required:
                 by = project.team[d.owner][0]
                 service.submit_deliverable(
-                    ctx, code, pdef.id, d.id, by, f"DMS-DEMO-{pdef.id}-{d.id}"
+                    ctx,
+                    code,
+                    pdef.id,
+                    d.id,
+                    by,
+                    f"DMS-DEMO-{pdef.id}-{d.id}",
+                    password=DEMO_PASSWORD,
                 )
         for c in gdef.checks:
             by = project.team[c.confirmed_by][0]
             with contextlib.suppress(service.Refused, RuleViolation):
-                service.confirm_check(ctx, code, gdef.id, c.id, by, f"DMS-DEMO-{gdef.id}-{c.id}")
+                service.confirm_check(
+                    ctx,
+                    code,
+                    gdef.id,
+                    c.id,
+                    by,
+                    f"DMS-DEMO-{gdef.id}-{c.id}",
+                    password=DEMO_PASSWORD,
+                )

@@ -193,7 +193,7 @@ def flow_context(run_id: UUID | None) -> Any:
     """A service context whose commits update Prefect, except for this very run."""
     from .hooks import PrefectHook
 
-    ctx = service.open_context(prefect_hooks=False)
+    ctx = service.open_context()
     ctx.after_commit.append(PrefectHook(ctx, exclude_run_id=run_id, trigger_relay=False))
     return ctx
 

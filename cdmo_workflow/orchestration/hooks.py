@@ -139,6 +139,12 @@ class PrefectHook:
         if self.api_url and not _is_reachable(self.api_url):
             log.info("Prefect API %s is not reachable; reconcile will catch up", self.api_url)
             return
+        try:
+            self._update(result)
+        except Exception as exc:  # the command is committed: say why Prefect lags, in one line
+            log.warning("%s", failure_line(exc, self.api_url))
+
+    def _update(self, result: Any) -> None:
         code = result.project
         names = {e.name for e in result.events}
         with prefect_api(self.api_url):
@@ -188,14 +194,68 @@ class PrefectHook:
         )
 
 
+def failure_line(exc: BaseException, api_url: str | None = None) -> str:
+    """One line for a post-commit Prefect update that failed (no traceback)."""
+    where = api_url or os.environ.get("PREFECT_API_URL", "") or "the Prefect API"
+    response = getattr(exc, "response", None)
+    code = getattr(response, "status_code", None)
+    if code == 401:
+        return (
+            f"Prefect was not updated: {where} answered 401 Unauthorized; set "
+            "PREFECT_API_AUTH_STRING to the server's PREFECT_SERVER_API_AUTH_STRING "
+            "(the housekeeping reconcile catches up)"
+        )
+    if code == 403:
+        return f"Prefect was not updated: {where} answered 403 Forbidden (check the auth string)"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return (
+        f"Prefect was not updated ({type(exc).__name__}: {text[:200]}); "
+        "the housekeeping reconcile catches up"
+    )
+
+
+class NoPrefectWarning:
+    """``Context.after_commit`` hook when no Prefect API is configured: warns once per
+    process, in one line, if gate runs are waiting whose forms this change makes stale."""
+
+    __name__ = "no_prefect_warning"
+    warned = False
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+
+    def __call__(self, result: Any) -> None:
+        if NoPrefectWarning.warned or result.replayed or not result.events or not result.project:
+            return
+        from .state import open_review_count
+
+        n = open_review_count(self.ctx, result.project)
+        if not n:
+            return
+        NoPrefectWarning.warned = True
+        import sys
+
+        sys.stderr.write(
+            f"warning: no Prefect API configured (PREFECT_API_URL): {n} gate review(s) of "
+            f"{result.project} wait in Prefect and their forms stay stale until the next "
+            "reconcile\n"
+        )
+
+
 def install_if_configured(ctx: Any) -> bool:
     """Add a :class:`PrefectHook` to ``ctx`` when a Prefect API is configured and answers.
 
     Cheap when it is not: one environment lookup and one ``stat``; Prefect is not imported
-    (the hook checks that the API answers, once per process, when it first fires).
+    (the hook checks that the API answers, once per process, when it first fires). Without
+    an API (and unless ``CDMO_PREFECT_HOOKS=0``) a one-line warning hook is added instead.
     """
     url = configured_api_url(ctx.settings.database_url)
-    if not url or any(isinstance(h, PrefectHook) for h in ctx.after_commit):
+    if not url:
+        off = os.environ.get("CDMO_PREFECT_HOOKS", "").strip().lower() in ("0", "false", "no")
+        if not off and not any(isinstance(h, NoPrefectWarning) for h in ctx.after_commit):
+            ctx.after_commit.append(NoPrefectWarning(ctx))
+        return False
+    if any(isinstance(h, PrefectHook) for h in ctx.after_commit):
         return False
     ctx.after_commit.append(PrefectHook(ctx, api_url=url, trigger_relay=True))
     return True

@@ -7,7 +7,11 @@ post-commit hook and the reconcile flow can both call :func:`ensure_gate_runs` f
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -15,7 +19,7 @@ from .. import service
 from ..domain.records import ProjectState
 from . import naming
 from .forms import refresh_input_for
-from .state import resume_epoch
+from .state import last_seqs, live_reviews, project_states, resume_epoch, resume_epochs
 
 log = logging.getLogger("cdmo_workflow.orchestration")
 
@@ -120,7 +124,7 @@ def refresh_waiting(
         if gates is not None and run.parameters.get("gate") not in gates:
             continue
         try:
-            response = client.resume_flow_run(run.id, run_input=refresh_input_for(client, run))
+            response = resume_with_retry(client, run.id, refresh_input_for(client, run))
         except Exception as exc:  # not paused any more, gone, API hiccup: it re-reads anyway
             log.info("could not refresh gate run %s: %s", run.id, exc)
             continue
@@ -129,3 +133,317 @@ def refresh_waiting(
             continue
         resumed.append(str(run.id))
     return resumed
+
+
+# ---------------------------------------------------------------------------- reconcile
+
+PAGE = 200  # the Prefect server's largest page
+LIVE_TYPES = ("SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING")
+ENDED_TYPES = ("CRASHED", "FAILED")
+
+
+@dataclass
+class ReconcileStats:
+    """What one reconcile pass found and did (returned by the housekeeping flow)."""
+
+    open_reviews: int = 0
+    gate_runs: int = 0
+    waiting: int = 0
+    created: int = 0
+    crashed_stuck: int = 0
+    replaced: int = 0
+    refreshed: int = 0
+    finished: int = 0
+    duplicates_cancelled: int = 0
+    inputs_deleted: int = 0
+    salvaged_signatures: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+def read_gate_runs(client: Any, types: tuple[str, ...], *, ended_after: Any = None) -> list[Any]:
+    """Every gate-review run in one of ``types`` states, read a page of 200 at a time."""
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterEndTime,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    flt = FlowRunFilter(
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType(t) for t in types]))
+    )
+    if ended_after is not None:
+        flt.end_time = FlowRunFilterEndTime(after_=ended_after)
+    dep = DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id(client)]))
+    out: list[Any] = []
+    offset = 0
+    while True:
+        page = client.read_flow_runs(
+            flow_run_filter=flt,
+            deployment_filter=dep,
+            sort=FlowRunSort.ID_DESC,
+            limit=PAGE,
+            offset=offset,
+        )
+        out.extend(page)
+        if len(page) < PAGE:
+            return out
+        offset += PAGE
+
+
+def _review_key(run: Any) -> tuple[str, str, int] | None:
+    p = run.parameters or {}
+    try:
+        return (str(p["project"]), str(p["gate"]), int(p["review"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def pause_seq(run: Any) -> int | None:
+    """The audit seq a waiting run's form was built from (its pause key
+    ``<gate>-<review>-<seq>[-n]``), or None when the key is not ours."""
+    key = _review_key(run)
+    details = run.state.state_details if run.state is not None else None
+    pause_key = str(getattr(details, "pause_key", None) or "")
+    if key is None or not pause_key.startswith(f"{key[1]}-{key[2]}-"):
+        return None
+    rest = pause_key[len(f"{key[1]}-{key[2]}-") :]
+    try:
+        return int(rest.split("-", 1)[0])
+    except ValueError:
+        return None
+
+
+def _age_seconds(run: Any, now: datetime) -> float:
+    at = run.state.timestamp if run.state is not None else None
+    if at is None:
+        return 0.0
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return float((now - at).total_seconds())
+
+
+def clear_inputs(
+    ctx: Any, client: Any, run: Any, live: bool, stats: ReconcileStats | None = None
+) -> int:
+    """Delete every run input a dead run left in Prefect (the sign-off form's answer holds a
+    password). An answer the run never processed is applied first, with the idempotency key
+    the run itself would have used, so a signature is neither lost nor recorded twice."""
+    from .gate_review import process_input
+
+    key = _review_key(run)
+    items = client.filter_flow_run_input(
+        flow_run_id=run.id, key_prefix="", limit=1000, exclude_keys=set()
+    )
+    responses = sorted(
+        (i for i in items if i.key.endswith("-response")),
+        key=lambda i: (i.created is None, i.created, i.key),
+    )
+    for item in responses:
+        with contextlib.suppress(Exception):
+            client.delete_flow_run_input(flow_run_id=run.id, key=item.key)
+        if live and key is not None:
+            try:
+                _, sig = process_input(ctx, key[0], key[1], item.value, f"{run.id}:{item.key}")
+            except Exception as exc:  # never lose the pass over one bad input
+                log.warning("could not apply the input left in run %s: %s", run.id, exc)
+                sig = None
+            if sig and stats is not None:
+                stats.salvaged_signatures += 1
+    deleted = len(responses)
+    for item in items:
+        if not item.key.endswith("-response"):
+            with contextlib.suppress(Exception):
+                client.delete_flow_run_input(flow_run_id=run.id, key=item.key)
+                deleted += 1
+    if stats is not None:
+        stats.inputs_deleted += deleted
+    return deleted
+
+
+def _set_state(client: Any, run: Any, state: Any) -> bool:
+    try:
+        client.set_flow_run_state(run.id, state, force=True)
+        return True
+    except Exception as exc:
+        log.info("could not set gate run %s to %s: %s", run.id, state.type, exc)
+        return False
+
+
+def create_gate_run(ctx: Any, client: Any, review: Any, epoch: int, after: Any = None) -> Any:
+    """Create the run of one open review: idempotency key per (review, epoch), chained after
+    the id of the run it replaces, so concurrent reconcilers create it once."""
+    project = service.load_project(ctx, review.project)
+    gname = project.snapshot.gates[review.gate].name
+    base = naming.gate_run_key(review.project, review.gate, review.review, epoch)
+    key = base if after is None else f"{base}:after:{after}"
+    for _ in range(20):
+        run = client.create_flow_run_from_deployment(
+            deployment_id(client),
+            parameters={"project": review.project, "gate": review.gate, "review": review.review},
+            name=naming.run_name(review.project, gname),
+            tags=[
+                naming.project_tag(review.project),
+                naming.customer_tag(review.customer),
+                naming.gate_tag(review.gate),
+            ],
+            idempotency_key=key,
+        )
+        if run.state is None or not run.state.is_final():
+            return run
+        key = f"{base}:after:{run.id}"  # that one ended without a decision: chain a new one
+    raise RuntimeError(f"could not create a live gate run for {base}")
+
+
+def reconcile_runs(
+    ctx: Any,
+    client: Any,
+    *,
+    stuck_after: float | None = None,
+    ended_window: timedelta = timedelta(hours=1),
+) -> ReconcileStats:
+    """One pass: compare every gate-review run in Prefect with the database and heal.
+
+    * an open review without a live run gets one (commands made while Prefect was down);
+    * a run Pending or Running longer than ``stuck_after`` seconds (its worker is gone) is
+      marked Crashed, its inputs applied and deleted, and it is replaced;
+    * a Crashed or Failed run's leftover inputs are applied and deleted;
+    * a waiting run whose review was decided or voided is finished with a message;
+    * a waiting run whose form predates the project's last audit row is refreshed;
+    * a second live run of one review is cancelled.
+
+    Prefect is read in pages of 200 runs (not one call per gate) and the database in four
+    grouped queries, so a pass over 1,000 open gates costs a few seconds.
+    """
+    from prefect.states import Cancelled, Completed, Crashed
+
+    t0 = time.monotonic()
+    stuck_after = ctx.settings.stuck_after_seconds if stuck_after is None else stuck_after
+    stats = ReconcileStats()
+    now = datetime.now(UTC)
+    live = live_reviews(ctx)
+    stats.open_reviews = len(live)
+    seqs = last_seqs(ctx)
+    epochs = resume_epochs(ctx)
+    runs = read_gate_runs(client, LIVE_TYPES)
+    stats.gate_runs = len(runs)
+    by_review: dict[tuple[str, str, int], list[Any]] = {}
+    for run in runs:
+        key = _review_key(run)
+        if key is not None:
+            by_review.setdefault(key, []).append(run)
+
+    not_live = {k[0] for k in by_review if k not in live}
+    states = project_states(ctx, not_live)
+    replaced_after: dict[tuple[str, str, int], Any] = {}
+    for key, group in by_review.items():
+        is_live = key in live
+        keep: list[Any] = []
+        for run in group:
+            kind = run.state.type.value
+            if kind in ("PENDING", "RUNNING") and _age_seconds(run, now) > stuck_after:
+                msg = (
+                    f"cdmo reconcile: {kind.lower()} for {int(_age_seconds(run, now))} s "
+                    f"(limit {int(stuck_after)} s); its worker is gone, a new run replaces it"
+                )
+                if _set_state(client, run, Crashed(message=msg)):
+                    stats.crashed_stuck += 1
+                    clear_inputs(ctx, client, run, is_live, stats)
+                    replaced_after[key] = run.id
+                continue
+            keep.append(run)
+        if not is_live:
+            for run in keep:
+                if run.state.type.value != "PAUSED":
+                    continue  # it is running: it re-reads the database and finishes itself
+                pstate = states.get(key[0])
+                if pstate is None:
+                    msg, end = f"project {key[0]} is not in this database", Cancelled
+                elif pstate != "active":
+                    msg, end = f"project {key[0]} is {pstate}: nothing to sign", Cancelled
+                else:
+                    msg = f"gate {key[1]} review {key[2]} of {key[0]} is no longer open"
+                    end = Completed
+                if _set_state(client, run, end(message=f"cdmo reconcile: {msg}")):
+                    stats.finished += 1
+                    clear_inputs(ctx, client, run, False, stats)
+            continue
+        # one live run per review: keep a waiting one if there is one, cancel the others
+        keep.sort(key=lambda r: (r.state.type.value != "PAUSED", str(r.id)))
+        for extra in keep[1:]:
+            if _set_state(client, extra, Cancelled(message="cdmo reconcile: duplicate run")):
+                stats.duplicates_cancelled += 1
+                clear_inputs(ctx, client, extra, True, stats)
+        if keep:
+            run = keep[0]
+            if run.state.type.value == "PAUSED":
+                stats.waiting += 1
+                seq = pause_seq(run)
+                stale = seq is not None and seq != seqs.get(key[0], 0)
+                if stale and _refresh(client, run):
+                    stats.refreshed += 1
+            by_review[key] = keep[:1]
+        else:
+            by_review[key] = []
+
+    # runs that ended without a decision (the heartbeat automation crashed them, or they
+    # failed): apply and delete what they left behind
+    for run in read_gate_runs(client, ENDED_TYPES, ended_after=now - ended_window):
+        key = _review_key(run)
+        try:
+            clear_inputs(ctx, client, run, key in live, stats)
+        except Exception as exc:
+            stats.errors.append(f"inputs of {run.id}: {exc}")
+
+    for key, review in live.items():
+        if by_review.get(key):
+            continue
+        try:
+            create_gate_run(ctx, client, review, epochs.get(key[0], 0), replaced_after.get(key))
+            stats.created += 1
+            if key in replaced_after:
+                stats.replaced += 1
+        except Exception as exc:
+            stats.errors.append(f"{key}: {exc}")
+            log.warning("could not create the gate run of %s: %s", key, exc)
+    stats.seconds = round(time.monotonic() - t0, 3)
+    return stats
+
+
+def _refresh(client: Any, run: Any) -> bool:
+    try:
+        response = resume_with_retry(client, run.id, refresh_input_for(client, run))
+    except Exception as exc:
+        log.info("could not refresh gate run %s: %s", run.id, exc)
+        return False
+    status = getattr(response, "status", None)
+    return status is None or status.value == "ACCEPT"
+
+
+SCHEMA_RACE = "Run input schema not found"
+
+
+def resume_with_retry(
+    client: Any, run_id: Any, run_input: dict[str, Any], attempts: int = 8, delay: float = 0.25
+) -> Any:
+    """``resume_flow_run`` that absorbs the schema race.
+
+    Prefect 3.9 marks a run Paused first and saves its form's schema after, and the server
+    deletes any input under the new pause key's keyset at the Paused transition (so the
+    schema cannot be saved before). A resume in between is refused with "Run input schema
+    not found" and stores nothing; it is retried here after a short wait. Other refusals
+    (not paused, invalid input) are returned at once."""
+    response = None
+    for i in range(attempts):
+        response = client.resume_flow_run(run_id, run_input=run_input)
+        status = getattr(response, "status", None)
+        details = str(getattr(response, "details", "") or "")
+        if status is None or status.value == "ACCEPT" or SCHEMA_RACE not in details:
+            return response
+        time.sleep(delay * (i + 1))
+    return response

@@ -17,9 +17,34 @@ from types import ModuleType
 from typing import Any
 
 FLOW_MODULES = ("gate_review", "actions", "maintenance")
-RECONCILE_EVERY = timedelta(seconds=60)
-RELAY_EVERY = timedelta(seconds=60)
-WATCH_EVERY = timedelta(minutes=5)
+HOUSEKEEPING_EVERY = timedelta(minutes=15)  # = maintenance.HOUSEKEEPING_RUN_SECONDS
+HOUSEKEEPING_TAG = "cdmo-housekeeping"
+
+
+def housekeeping_concurrency() -> Any:
+    """One housekeeping run at a time; a second one (trigger, late schedule) is cancelled."""
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+
+    return ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
+
+
+def housekeeping_triggers() -> list[Any]:
+    """Start housekeeping at once when a cdmo run crashes (the zombie automation marked it,
+    or a worker reported it): the gate gets a new run without waiting for the schedule,
+    and a crashed housekeeping run is replaced."""
+    from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
+
+    return [
+        DeploymentEventTrigger(
+            name="housekeeping after a crash",
+            expect={"prefect.flow-run.Crashed"},
+            match={"prefect.resource.id": "prefect.flow-run.*"},
+            match_related={
+                "prefect.resource.role": "tag",
+                "prefect.resource.id": ["prefect.tag.cdmo", f"prefect.tag.{HOUSEKEEPING_TAG}"],
+            },
+        )
+    ]
 
 
 def flows_dir() -> Path:
@@ -48,7 +73,8 @@ def load_flow_module(name: str) -> ModuleType:
 
 
 def deployments(*, schedules: bool = True) -> list[Any]:
-    """The served deployments: gate-review, the six actions, reconcile, relay, SLA watch."""
+    """The served deployments: gate-review, the six actions, housekeeping (scheduled) and
+    the single-pass reconcile, relay and SLA watch (unscheduled)."""
     gr = load_flow_module("gate_review")
     actions = load_flow_module("actions")
     maint = load_flow_module("maintenance")
@@ -63,18 +89,22 @@ def deployments(*, schedules: bool = True) -> list[Any]:
     for fl in actions.ACTION_FLOWS:
         deps.append(fl.to_deployment(name=fl.name, tags=tags, description=fl.description))
 
-    def every(td: timedelta) -> dict[str, Any]:
-        return {"interval": td} if schedules else {}
-
     deps.append(
-        maint.reconcile_gates.to_deployment(
-            name="reconcile-gates", tags=tags, **every(RECONCILE_EVERY)
+        maint.housekeeping.to_deployment(
+            name="housekeeping",
+            tags=[HOUSEKEEPING_TAG],
+            description=maint.housekeeping.description,
+            concurrency_limit=housekeeping_concurrency(),
+            triggers=housekeeping_triggers(),
+            **({"interval": HOUSEKEEPING_EVERY} if schedules else {}),
         )
     )
-    deps.append(
-        maint.notify_relay.to_deployment(name="notify-relay", tags=tags, **every(RELAY_EVERY))
-    )
-    deps.append(maint.sla_watch.to_deployment(name="sla-watch", tags=tags, **every(WATCH_EVERY)))
+    for fl, name in (
+        (maint.reconcile_gates, "reconcile-gates"),
+        (maint.notify_relay, "notify-relay"),
+        (maint.sla_watch, "sla-watch"),
+    ):
+        deps.append(fl.to_deployment(name=name, tags=[HOUSEKEEPING_TAG]))
     return deps
 
 
@@ -82,16 +112,91 @@ def runner_environment(poll_seconds: float = 2.0) -> None:
     """Settings the runner reads at import time: set before Prefect is imported."""
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", str(int(max(1, poll_seconds))))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", str(HEARTBEAT_SECONDS))
 
 
 def apply(deps: list[Any]) -> None:
-    """Register the deployments now (so gate runs can be created before the runner polls)."""
+    """Register the deployments now (so gate runs can be created before the runner polls),
+    and the automation that crashes runs whose heartbeat stopped."""
     for d in deps:
         d.apply()
+    ensure_automations()
+    start_housekeeping()
+
+
+def start_housekeeping(client: Any | None = None) -> None:
+    """Start a housekeeping run now rather than at the next 15-minute slot (a second one is
+    cancelled by the deployment's concurrency limit, so this is always safe)."""
+    from prefect import get_client
+
+    if client is None:
+        with get_client(sync_client=True) as c:
+            start_housekeeping(c)
+            return
+    dep = client.read_deployment_by_name("housekeeping/housekeeping")
+    client.create_flow_run_from_deployment(dep.id, tags=[HOUSEKEEPING_TAG])
 
 
 def serve(deps: list[Any], *, limit: int | None = None) -> None:
-    """Serve until interrupted (blocks)."""
+    """Serve until interrupted (blocks). Flow-run subprocesses inherit a 30 s heartbeat
+    (Prefect's default, 180 s, is longer than the zombie automation's 75 s window)."""
     from prefect import serve as prefect_serve
 
+    os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", str(HEARTBEAT_SECONDS))
+
     prefect_serve(*deps, print_starting_message=False, pause_on_shutdown=False, limit=limit)
+
+
+ZOMBIE_AUTOMATION = "cdmo: crash gate runs without heartbeat"
+HEARTBEAT_SECONDS = 30  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY on workers (Prefect's minimum)
+ZOMBIE_WITHIN = timedelta(seconds=75)  # two and a half missed 30 s heartbeats
+
+
+def zombie_automation() -> Any:
+    """Prefect's documented automation for lost workers ("detect zombie flows"), limited to
+    the cdmo runs: after a heartbeat, any flow-run event of the same run must follow within
+    75 s, else the run is marked Crashed (the reconcile then replaces it)."""
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    return AutomationCore(
+        name=ZOMBIE_AUTOMATION,
+        description="Marks a cdmo flow run Crashed when its heartbeats stop (its worker is "
+        "gone); the housekeeping reconcile then replaces the gate run. Created by cdmo.",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={"prefect.flow-run.*"},
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            match_related=ResourceSpecification(
+                {
+                    "prefect.resource.role": "tag",
+                    "prefect.resource.id": ["prefect.tag.cdmo", f"prefect.tag.{HOUSEKEEPING_TAG}"],
+                }
+            ),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=ZOMBIE_WITHIN,
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message="No heartbeat for 75 s: its worker is gone (cdmo automation).",
+            )
+        ],
+    )
+
+
+def ensure_automations(client: Any | None = None) -> bool:
+    """Create the zombie automation unless one of that name exists. True when created."""
+    from prefect import get_client
+
+    if client is None:
+        with get_client(sync_client=True) as c:
+            return ensure_automations(c)
+    if client.read_automations_by_name(ZOMBIE_AUTOMATION):
+        return False
+    client.create_automation(zombie_automation())
+    return True

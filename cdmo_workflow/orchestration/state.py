@@ -12,6 +12,7 @@ from typing import Any
 
 from ..domain.project import Project
 from ..domain.records import ProjectState, ReviewState, iso
+from ..service import Context
 
 
 @dataclass(frozen=True)
@@ -26,28 +27,20 @@ class Attempt:
     reason: str | None
 
 
-def last_seq(ctx: Any, code: str) -> int:
+def last_seq(ctx: Context, code: str) -> int:
     """The last audit sequence number of the project's chain (0 for none)."""
     with ctx.db.unit_of_work(read_only=True) as uow:
         rec = uow.audit.last(code)
         return rec.seq if rec is not None else 0
 
 
-def resume_epoch(ctx: Any, code: str) -> int:
+def resume_epoch(ctx: Context, code: str) -> int:
     """Audit seq of the project's last accepted resume (0 if never resumed)."""
-    import sqlalchemy as sa
-
-    from ..store import tables as t
-
-    c = t.audit_events.c
-    stmt = sa.select(sa.func.max(c.seq)).where(
-        c.chain == code, c.action == "project.resume", c.outcome == "accepted"
-    )
     with ctx.db.unit_of_work(read_only=True) as uow:
-        return int(uow.session.execute(stmt).scalar() or 0)
+        return uow.audit.last_accepted("project.resume", code).get(code, 0)
 
 
-def last_attempt(ctx: Any, code: str, gate: str, window: int = 200) -> Attempt | None:
+def last_attempt(ctx: Context, code: str, gate: str, window: int = 200) -> Attempt | None:
     """The latest ``gate.sign`` row (accepted or refused) for ``gate`` in the last rows."""
     with ctx.db.unit_of_work(read_only=True) as uow:
         last = uow.audit.last(code)
@@ -62,31 +55,31 @@ def last_attempt(ctx: Any, code: str, gate: str, window: int = 200) -> Attempt |
     return None
 
 
-def audit_summary(ctx: Any, code: str, last: int = 8) -> dict[str, Any]:
-    """Counts of accepted and refused commands, the latest rows and the chain verification."""
-    import sqlalchemy as sa
+def audit_summary(ctx: Context, code: str, last: int = 8) -> dict[str, Any]:
+    """Counts of accepted and refused commands, the latest rows, and whether the chain's head
+    is the one its newest signed checkpoint records. The cost does not grow with the history:
+    the full verification is `cdmo audit verify` and the housekeeping run's."""
+    from ..audit.checkpoints import last_checkpoint
 
-    from .. import audit
-    from ..store import tables as t
-
-    c = t.audit_events.c
     with ctx.db.unit_of_work(read_only=True) as uow:
-        counts = dict(
-            uow.session.execute(
-                sa.select(c.outcome, sa.func.count()).where(c.chain == code).group_by(c.outcome)
-            ).all()
-        )
+        counts = uow.audit.outcome_counts(code)
         tail = []
         rec = uow.audit.last(code)
         if rec is not None:
             tail = uow.audit.list(code, after_seq=max(0, rec.seq - last))
-    result = audit.verify(ctx.db.engine, code)
+    cp = last_checkpoint(ctx.settings.checkpoint_dir, code)
+    anchored = rec is not None and cp is not None and (cp.seq, cp.hash) == (rec.seq, rec.hash)
     return {
         "accepted": int(counts.get("accepted", 0)),
         "refused": int(counts.get("refused", 0)),
-        "verified": bool(result.ok),
-        "checked": result.checked,
-        "first_broken": result.first_broken,
+        "verified": anchored,
+        "checked": rec.seq if rec is not None else 0,
+        "first_broken": None
+        if anchored
+        else (
+            f"head seq {rec.seq if rec else 0} has no matching signed checkpoint "
+            "(run `cdmo audit verify`)"
+        ),
         "last": [
             {
                 "seq": r.seq,
@@ -110,7 +103,63 @@ def review_is_live(project: Project, gate: str, review: int) -> bool:
     return r is not None and r.number == review and r.state == ReviewState.OPEN
 
 
-def user_names(ctx: Any) -> dict[str, str]:
+def user_names(ctx: Context) -> dict[str, str]:
     """user id → printed name, for descriptions and artifacts."""
     with ctx.db.unit_of_work(read_only=True) as uow:
         return {u.user_id: u.name for u in uow.users.list()}
+
+
+# ---------------------------------------------------------------- bulk reads (reconcile)
+# Read queries for the reconcile pass over every open gate at once (store repositories).
+
+
+@dataclass(frozen=True)
+class LiveReview:
+    """One open gate review of an active project, as the projects table lists it."""
+
+    project: str
+    customer: str
+    gate: str
+    review: int
+
+
+def live_reviews(ctx: Context) -> dict[tuple[str, str, int], LiveReview]:
+    """(project, gate, review) → :class:`LiveReview` for every open review of every active
+    project: one query over the projects table's listing summary (no document load)."""
+    out: dict[tuple[str, str, int], LiveReview] = {}
+    with ctx.db.unit_of_work(read_only=True) as uow:
+        for code, customer, summary in uow.projects.listing_of(ProjectState.ACTIVE.value):
+            for g in summary.get("open_gates", []):
+                key = (code, str(g["gate"]), int(g["review"]))
+                out[key] = LiveReview(code, customer, key[1], key[2])
+    return out
+
+
+def open_review_count(ctx: Context, code: str) -> int:
+    """Open gate reviews of one active project (0 otherwise): one primary-key read."""
+    with ctx.db.unit_of_work(read_only=True) as uow:
+        row = uow.projects.state_and_summary(code)
+    if row is None or row[0] != ProjectState.ACTIVE.value:
+        return 0
+    return len(row[1].get("open_gates", []))
+
+
+def project_states(ctx: Context, codes: set[str]) -> dict[str, str]:
+    """project code → state, for the given codes (missing codes are absent)."""
+    if not codes:
+        return {}
+    with ctx.db.unit_of_work(read_only=True) as uow:
+        return uow.projects.states(codes)
+
+
+def last_seqs(ctx: Context, codes: set[str] | None = None) -> dict[str, int]:
+    """project code → last audit sequence number (one grouped query)."""
+    with ctx.db.unit_of_work(read_only=True) as uow:
+        rows = uow.audit.last_seqs()
+    return rows if codes is None else {k: v for k, v in rows.items() if k in codes}
+
+
+def resume_epochs(ctx: Context) -> dict[str, int]:
+    """project code → audit seq of its last accepted resume (absent: never resumed)."""
+    with ctx.db.unit_of_work(read_only=True) as uow:
+        return uow.audit.last_accepted("project.resume")

@@ -1,8 +1,11 @@
 """The inspector's printout of a project's audit trail, as one self-contained HTML page.
 
-Every event with who, what, when (server time, UTC), why (reason, rule), old and new
-values, the signature manifestations it carries (21 CFR 11.50) and its place in the hash
-chain, plus the result of recomputing the chain. Printing from a browser repeats the page
+The header gives the verification result (hash chain and signed checkpoints), the checkpoint
+status and the public-key fingerprint. "Electronic signatures" lists accepted signatures only
+(printed name, UTC time, meaning, role, decision, record hash; 21 CFR 11.50); refused attempts
+have their own labelled table (who, when, which rule, the decision attempted). Then every
+event with who, what, when (server time, UTC), why (every reason printed beside its action),
+old and new values and its place in the hash chain. Printing from a browser repeats the page
 header (project, export time) and the column headings on every page: the whole page is one
 table whose ``<thead>`` holds the running header (``display: table-header-group``), which
 browsers repeat on each printed page, and ``@page`` adds page numbers where supported.
@@ -56,6 +59,7 @@ def _value_lines(value: Any) -> list[tuple[str, str]]:
 def event_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Export rows (``audit.export`` JSON) → what the template shows for each event."""
     from ..audit import signatures
+    from ..audit.export import reasons, signature_records
 
     out = []
     for row in rows:
@@ -83,11 +87,32 @@ def event_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                     if isinstance(e, Mapping)
                 ],
                 "signatures": signatures(row),
+                "signature_records": signature_records(row),
+                "reasons": reasons(row),
+                "attempted": _attempted(row),
                 "hash": row["hash"],
                 "prev_hash": row["prev_hash"],
             }
         )
     return out
+
+
+def _attempted(row: Mapping[str, Any]) -> str | None:
+    """For a refused command: what it tried (the decision and role of a refused signature)."""
+    if row.get("outcome") != "refused":
+        return None
+    new = row.get("new")
+    if not isinstance(new, Mapping):
+        return None
+    if new.get("decision"):
+        parts = [f"{new['decision']}"]
+        if new.get("role"):
+            parts.append(f"as {new['role']}")
+        if new.get("gate"):
+            parts.append(f"at gate {new['gate']}")
+        return " ".join(parts)
+    shown = [f"{k}: {v}" for k, v in new.items() if v not in (None, "", [], {})]
+    return "; ".join(shown) or None
 
 
 def render_audit_html(
@@ -98,6 +123,7 @@ def render_audit_html(
     exported_at: datetime,
     exported_by: str,
     project: Mapping[str, Any] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> str:
     """The printout. ``rows`` are ``audit.export(..., "json")`` rows of one chain."""
     from .html import environment
@@ -110,8 +136,9 @@ def render_audit_html(
             chain=chain,
             project=project,
             events=events,
-            signed=[e for e in events if e["signatures"]],
-            refused=sum(1 for e in events if e["outcome"] == "refused"),
+            signed=[e for e in events if e["signature_records"]],
+            refused=[e for e in events if e["outcome"] == "refused"],
+            names=dict(names or {}),
             verification=verification,
             exported_at=exported_at,
             exported_by=exported_by,
@@ -121,16 +148,28 @@ def render_audit_html(
 
 def export_audit_html(ctx: Any, code: str) -> str:
     """``cdmo audit export CODE --format html``: read, verify and render one chain."""
-    from .. import service
+    from .. import audit, service
     from . import data
 
-    rows = json.loads(service.export_audit(ctx, code, "json"))
-    result = service.verify_audit(ctx, code)
+    rows = json.loads(audit.export(ctx.db, code, "json"))
+    report = audit.verify_all(ctx.db, ctx.settings, code)
+    chain = next((c for c in report.chains if c.chain == code), None)
+    cp = chain.last_checkpoint if chain is not None else None
     verification = {
-        "ok": result.ok,
-        "checked": result.checked,
-        "first_broken": dict(result.first_broken) if result.first_broken else None,
+        "status": report.status,
+        "ok": report.ok,
+        "summary": report.summary(),
+        "problems": list(report.problems),
+        "checked": chain.rows if chain is not None else 0,
+        "checkpoint": (
+            {"seq": cp.seq, "hash": cp.hash, "at": cp.when(), "key": cp.key} if cp else None
+        ),
+        "checkpoints": chain.checkpoints if chain is not None else 0,
+        "checkpoint_dir": str(ctx.settings.checkpoint_dir),
+        "key": cp.key if cp else (audit.current_key(ctx.settings) or "none"),
     }
+    with ctx.db.unit_of_work(read_only=True) as uow:
+        names = uow.users.names({r["actor"] for r in rows})
     info: dict[str, Any] | None = None
     if code != service.SYSTEM_CHAIN:
         project, now = data.load_project(ctx, code)
@@ -152,4 +191,5 @@ def export_audit_html(ctx: Any, code: str) -> str:
         exported_at=now,
         exported_by=service.system_actor(),
         project=info,
+        names=names,
     )

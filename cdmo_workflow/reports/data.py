@@ -77,19 +77,10 @@ def load_portfolio(
     ctx: Any, states: Sequence[str] = PORTFOLIO_STATES
 ) -> tuple[list[Project], datetime]:
     """Every project in ``states`` (one query for the documents) and the server's time."""
-    import sqlalchemy as sa
-
-    from ..store.tables import projects as t
-
-    stmt = (
-        sa.select(t.c.document, t.c.version_hash)
-        .where(t.c.state.in_(list(states)))
-        .order_by(t.c.code)
-    )
     cache: dict[str, ProcessSnapshot] = getattr(ctx, "_snapshots", {})
     out: list[Project] = []
     with ctx.db.unit_of_work(read_only=True) as uow:
-        for document, version_hash in uow.session.execute(stmt):
+        for document, version_hash in uow.projects.documents(states):
             snap = _snapshot(uow, cache, version_hash)
             out.append(Project.from_dict(document, snap))
         return out, uow.now()

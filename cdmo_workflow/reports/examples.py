@@ -97,13 +97,13 @@ class Demo:
         from .. import service
 
         for uid, (name, roles) in USERS.items():
-            service.add_user(self.ctx, uid, name, roles, PASSWORD)
+            service.provision_user(self.ctx, uid, name, roles, PASSWORD)
 
     def start(self, code: str, customer: str, when: str) -> None:
         from .. import service
 
         self.clock.set(when)
-        service.start_project(self.ctx, code, PROCESS, customer, TEAM, "alice")
+        service.start_project(self.ctx, code, PROCESS, customer, TEAM, "alice", password=PASSWORD)
 
     def work(self, code: str, phase: str, when: str, *, skip: Sequence[str] = ()) -> None:
         """Submit every required deliverable, confirm every check, close open conditions."""
@@ -117,14 +117,20 @@ class Demo:
             if d.required and d.id not in run.deliverables and d.id not in skip:
                 user = TEAM[d.owner][0]
                 evidence = f"DMS-{code}-{d.id}"
-                service.submit_deliverable(self.ctx, code, phase, d.id, user, evidence)
+                service.submit_deliverable(
+                    self.ctx, code, phase, d.id, user, evidence, password=PASSWORD
+                )
         for c in project.snapshot.gates[pdef.gate].checks:
             if c.id not in run.checks and c.id not in skip:
                 user = TEAM[c.confirmed_by][0]
                 evidence = f"DMS-{code}-{c.id}"
-                service.confirm_check(self.ctx, code, pdef.gate, c.id, user, evidence)
+                service.confirm_check(
+                    self.ctx, code, pdef.gate, c.id, user, evidence, password=PASSWORD
+                )
         for cond in project.open_conditions(phase):
-            service.close_condition(self.ctx, code, cond.id, "alice", f"DMS-{code}-{cond.id}")
+            service.close_condition(
+                self.ctx, code, cond.id, "alice", f"DMS-{code}-{cond.id}", password=PASSWORD
+            )
 
     def sign(
         self,
@@ -167,7 +173,7 @@ class Demo:
         from .. import service
 
         self.clock.set(when)
-        service.hold_project(self.ctx, code, "alice", reason)
+        service.hold_project(self.ctx, code, "alice", reason, password=PASSWORD)
 
 
 def build_helix(demo: Demo) -> None:
@@ -202,7 +208,7 @@ def build_helix(demo: Demo) -> None:
 
     for d, user in (("transfer-package", "pedro"), ("gap-analysis", "pedro")):
         service.submit_deliverable(
-            demo.ctx, "HX-042", "tech-transfer", d, user, f"DMS-HX-042-{d}-rev2"
+            demo.ctx, "HX-042", "tech-transfer", d, user, f"DMS-HX-042-{d}-rev2", password=PASSWORD
         )
 
 
@@ -271,7 +277,7 @@ def make_examples(out_dir: Path, work_dir: Path | None = None) -> dict[str, Path
         base = work_dir or Path(tmp)
         url = f"sqlite:///{base / 'examples.db'}"
         Database(url).migrate()
-        ctx = open_context(url, ROOT, prefect_hooks=False)
+        ctx = open_context(url, ROOT)
         build(ctx)
         project, _ = data.load_project(ctx, "HX-042")
         written: dict[str, Path] = {}

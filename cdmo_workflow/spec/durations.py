@@ -20,15 +20,28 @@ DURATION_PATTERN = r"^(\d+\s*(bd|h|d|w)|P(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?)?)$"
 """Regular expression published in the JSON Schema so editors flag bad durations while typing."""
 
 
-class DurationError(ValueError):
-    """A duration string that cannot be read; carries the offending text."""
+MAX_DURATION_DAYS = 3653
+"""Ten years: the longest planned duration, SLA or reminder period a definition may give."""
 
-    def __init__(self, text: str) -> None:
+
+class DurationError(ValueError):
+    """A duration string that cannot be read, or one out of range; carries the text."""
+
+    def __init__(self, text: str, *, too_long: bool = False) -> None:
         self.text = text
-        super().__init__(
-            f"invalid duration {text!r}: use Nh, Nd, Nw, Nbd (business days) "
-            "or ISO 8601 such as P10D"
-        )
+        self.too_long = too_long
+        shown = text if len(text) <= 24 else f"{text[:12]}...{text[-6:]}"
+        if too_long:
+            message = (
+                f"duration {shown!r} is out of range: at most 10 years "
+                f"({MAX_DURATION_DAYS} days, {MAX_DURATION_DAYS * 5 // 7}bd)"
+            )
+        else:
+            message = (
+                f"invalid duration {shown!r}: use Nh, Nd, Nw, Nbd (business days) "
+                "or ISO 8601 such as P10D"
+            )
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -68,9 +81,21 @@ def add_business_days(start: datetime, n: int) -> datetime:
 
 
 def parse_duration(text: str) -> Duration:
-    """Parse a duration or raise :class:`DurationError` naming the text."""
+    """Parse a duration or raise :class:`DurationError` naming the text.
+
+    A duration is longer than zero and at most :data:`MAX_DURATION_DAYS` (ten years).
+    """
+    duration = _parse(text)
+    if duration.days > MAX_DURATION_DAYS:
+        raise DurationError(text, too_long=True)
+    return duration
+
+
+def _parse(text: str) -> Duration:
     if not isinstance(text, str) or not text.strip():
         raise DurationError(str(text))
+    if any(len(n) > 9 for n in re.findall(r"\d+", text)):  # beyond timedelta's range
+        raise DurationError(text, too_long=True)
     m = _SHORT.match(text)
     if m:
         n = int(m["n"])

@@ -9,13 +9,16 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from .durations import DURATION_PATTERN, parse_duration
 
 SCHEMA_V1 = "cdmo-workflow/v1"
 
 ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
+MAX_QUOTA = 100
+"""The most signers one quota may ask for (``min``: 1 to 100)."""
 
 Id = Annotated[
     str,
@@ -66,7 +69,9 @@ class DeliverableDef(_Frozen):
     id: Id
     name: str = Field(min_length=1)
     owner: Id = Field(description="Role that may submit it.")
-    required: bool = Field(default=True, description="Optional deliverables never block a gate.")
+    required: StrictBool = Field(
+        default=True, description="Optional deliverables never block a gate."
+    )
     description: str | None = None
 
 
@@ -158,15 +163,15 @@ class SignoffQuota(_Frozen):
     """How many distinct people of one role must sign a gate."""
 
     role: Id
-    min: int = Field(default=1, ge=1)
-    independent: bool = Field(
+    min: StrictInt = Field(default=1, ge=1, le=MAX_QUOTA)
+    independent: StrictBool = Field(
         default=False,
         description="The signer may not have submitted a deliverable or check of this phase.",
     )
-    veto: bool = Field(
+    veto: StrictBool = Field(
         default=False, description="A hold, recycle or kill from this role decides at once."
     )
-    delegable: bool = Field(
+    delegable: StrictBool = Field(
         default=True,
         description=(
             "Whether a signer of this role may delegate the signature while away; false for "

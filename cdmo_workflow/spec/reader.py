@@ -49,6 +49,9 @@ _MAYBE_TYPED = frozenset("0123456789+-.~nNtTfF") | {""}
 _TRUE = {"true", "True", "TRUE"}
 _FALSE = {"false", "False", "FALSE"}
 _INT_RE = re.compile(r"^[-+]?[0-9]+$")
+MAX_INT_DIGITS = 15
+"""Integers in definitions have at most this many digits (|n| < 10^15); longer ones are refused
+with a positioned finding instead of Python's 4300-digit ``ValueError`` or an overflow."""
 _OCT_RE = re.compile(r"^0o[0-7]+$")
 _HEX_RE = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT_RE = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
@@ -146,6 +149,10 @@ else:  # pragma: no cover - pure-Python fallback when libyaml is missing
         resolve = _resolve
 
 
+class _OutOfRange(ValueError):
+    """An integer literal with more than :data:`MAX_INT_DIGITS` digits."""
+
+
 class _TooBig(Exception):
     pass
 
@@ -214,6 +221,16 @@ class _Builder:
             out[key] = self.build(value_node, child)
         return out
 
+    def out_of_range(self, node: Node, path: Path, text: str) -> None:
+        shown = text if len(text) <= 24 else f"{text[:12]}...{text[-6:]} ({len(text)} characters)"
+        self.problem(
+            node,
+            path,
+            f"the number {shown} is out of range: integers have at most {MAX_INT_DIGITS} digits "
+            f"(between -{'9' * MAX_INT_DIGITS} and {'9' * MAX_INT_DIGITS})",
+            "yaml-number-range",
+        )
+
     def bad_tag(self, node: Node, path: Path) -> None:
         self.problem(
             node,
@@ -224,8 +241,11 @@ class _Builder:
 
     def scalar(self, node: ScalarNode, path: Path) -> Any:
         tag, text = node.tag, node.value
-        if tag == _PLAIN:
-            return _plain(text)
+        try:
+            if tag == _PLAIN:
+                return _plain(text)
+        except _OutOfRange:
+            return self.out_of_range(node, path, text)
         try:
             if tag == _STR:
                 return text
@@ -241,6 +261,8 @@ class _Builder:
                 value = _plain(text)
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     return float(value)
+        except _OutOfRange:
+            return self.out_of_range(node, path, text)
         except ValueError:  # pragma: no cover - the regular expressions guard the conversions
             pass
         if tag in {_NULL, _BOOL, _INT, _FLOAT}:
@@ -263,11 +285,11 @@ def _plain(text: str) -> Any:
     if text in _FALSE:
         return False
     if _INT_RE.match(text):
-        return int(text)
+        return _bounded(text, int(_digits(text, text.lstrip("+-"))))
     if _OCT_RE.match(text):
-        return int(text[2:], 8)
+        return _bounded(text, int(_digits(text, text[2:]), 8))
     if _HEX_RE.match(text):
-        return int(text[2:], 16)
+        return _bounded(text, int(_digits(text, text[2:]), 16))
     if _FLOAT_RE.match(text):
         return float(text)
     if _INF_RE.match(text):
@@ -275,6 +297,19 @@ def _plain(text: str) -> Any:
     if _NAN_RE.match(text):
         return math.nan
     return text
+
+
+def _digits(text: str, digits: str) -> str:
+    """The digits to convert; refuses long ones before ``int()`` (slow, or refused at 4300)."""
+    if len(digits.lstrip("0")) > MAX_INT_DIGITS:
+        raise _OutOfRange(text)
+    return text if text[:2] not in ("0o", "0x") else digits
+
+
+def _bounded(text: str, value: int) -> int:
+    if abs(value) >= 10**MAX_INT_DIGITS:
+        raise _OutOfRange(text)
+    return value
 
 
 def _short_tag(tag: str) -> str:

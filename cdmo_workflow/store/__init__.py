@@ -24,23 +24,26 @@ from cdmo_workflow.store.errors import (
     UnknownUser,
 )
 from cdmo_workflow.store.repositories import (
+    AuditHead,
     AuditRecord,
-    OutboxRow,
+    ChainHead,
     ProjectSummary,
     StoredProject,
     StoredUser,
     mask_target,
 )
-from cdmo_workflow.store.uow import Database, UnitOfWork
+from cdmo_workflow.store.uow import CommitListener, Database, UnitOfWork
 
 __all__ = [
+    "AuditHead",
     "AuditRecord",
+    "ChainHead",
+    "CommitListener",
     "ConcurrentUpdate",
     "Database",
     "DatabaseUnavailable",
     "DuplicateProject",
     "DuplicateUser",
-    "OutboxRow",
     "ProjectSummary",
     "StoreError",
     "StoredProject",

@@ -49,6 +49,25 @@ def _prepare_sqlite_file(url: str) -> None:
         Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
+def missing_sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL when it does not exist yet (None otherwise, or not SQLite).
+
+    Read-only commands check this first: connecting would create the file, and
+    :func:`make_engine` its folder.
+    """
+    try:
+        parsed = make_url(url)
+    except Exception:  # an unparsable URL fails later with its own message
+        return None
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    db = parsed.database
+    if not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    path = Path(db).expanduser()
+    return None if path.exists() else path
+
+
 def _install_sqlite_events(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

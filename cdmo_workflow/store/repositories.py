@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.orm import Session
 
-from cdmo_workflow.audit import GENESIS_HASH, canonical_json, record_hash
+from cdmo_workflow.hashing import GENESIS_HASH, canonical_json, record_hash
 from cdmo_workflow.store import tables as t
 from cdmo_workflow.store.errors import (
     ConcurrentUpdate,
@@ -21,6 +21,9 @@ from cdmo_workflow.store.errors import (
     DuplicateUser,
     UnknownUser,
 )
+
+# Re-exported: service/ports.py names it here. It lives in store/sla.py with the watcher's queries.
+from cdmo_workflow.store.sla import SlaNoticeRepository as SlaNoticeRepository
 
 Clock = Callable[[], datetime]
 
@@ -180,6 +183,37 @@ class ProjectRepository:
         if result.rowcount != 1:
             raise ConcurrentUpdate(code, expected_version)
         return expected_version + 1
+
+    def documents(self, states: Iterable[str]) -> builtins.list[tuple[dict[str, Any], str]]:
+        """(document, version_hash) of every project in ``states``, by code, in one query."""
+        p = t.projects.c
+        stmt = (
+            sa.select(p.document, p.version_hash)
+            .where(p.state.in_(builtins.list(states)))
+            .order_by(p.code)
+        )
+        return [(r.document, r.version_hash) for r in self._s.execute(stmt)]
+
+    def listing_of(self, state: str) -> builtins.list[tuple[str, str, dict[str, Any]]]:
+        """(code, customer, listing summary) of every project in ``state``; no documents."""
+        p = t.projects.c
+        stmt = sa.select(p.code, p.customer, p.summary).where(p.state == state)
+        return [(r.code, r.customer, r.summary or {}) for r in self._s.execute(stmt)]
+
+    def state_and_summary(self, code: str) -> tuple[str, dict[str, Any]] | None:
+        p = t.projects.c
+        row = self._s.execute(sa.select(p.state, p.summary).where(p.code == code)).first()
+        return (row.state, row.summary or {}) if row is not None else None
+
+    def states(self, codes: Iterable[str]) -> dict[str, str]:
+        """project code -> state for the given codes (unknown codes are absent)."""
+        wanted = sorted(set(codes))
+        p = t.projects.c
+        out: dict[str, str] = {}
+        for i in range(0, len(wanted), _CHUNK):
+            stmt = sa.select(p.code, p.state).where(p.code.in_(wanted[i : i + _CHUNK]))
+            out.update({r.code: r.state for r in self._s.execute(stmt)})
+        return out
 
     def list(self, states: Iterable[str] | None = None) -> list[ProjectSummary]:
         p = t.projects.c
@@ -357,6 +391,13 @@ class UserRepository:
             locked_at=None,
         )
 
+    def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        """Store a stronger hash of the same password (transparent upgrade at sign-in)."""
+        self._update(user_id, password_hash=password_hash)
+
+    def any_active_with_role(self, role: str) -> bool:
+        return any(u.active and role in u.roles for u in self.list())
+
     def set_active(self, user_id: str, active: bool) -> None:
         self._update(user_id, active=active)
 
@@ -420,6 +461,27 @@ class AuditRecord:
     hash: str
 
 
+@dataclass(frozen=True)
+class AuditHead:
+    """The newest row a transaction appended to one chain (what a checkpoint signs)."""
+
+    chain: str
+    seq: int
+    hash: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """One chain in the database: how many rows, and its last row."""
+
+    chain: str
+    rows: int
+    seq: int
+    hash: str
+    at: datetime
+
+
 OUTCOMES = ("accepted", "refused")
 
 
@@ -427,6 +489,53 @@ class AuditRepository:
     def __init__(self, session: Session, now: Clock) -> None:
         self._s = session
         self._now = now
+        self.appended: list[AuditHead] = []
+        """Rows appended in this unit of work (the unit of work reports them after commit)."""
+
+    def rows(self, chain: str | None = None) -> Iterator[Mapping[str, Any]]:
+        """Every row of ``chain`` (or of all chains) in (chain, seq) order, streamed."""
+        c = t.audit_events.c
+        stmt = sa.select(t.audit_events).order_by(c.chain, c.seq)
+        if chain is not None:
+            stmt = stmt.where(c.chain == chain)
+        result = self._s.execute(stmt, execution_options={"yield_per": 1000})
+        yield from result.mappings()  # type: ignore[misc]
+
+    def heads(self, chain: str | None = None) -> builtins.list[ChainHead]:
+        """Each chain's row count and last row (one query for the counts, one per chain)."""
+        c = t.audit_events.c
+        stmt = sa.select(c.chain, sa.func.count(), sa.func.max(c.seq)).group_by(c.chain)
+        if chain is not None:
+            stmt = stmt.where(c.chain == chain)
+        out = []
+        for name, count, top in self._s.execute(stmt.order_by(c.chain)).all():
+            row = self._s.execute(
+                sa.select(c.hash, c.at).where(c.chain == name, c.seq == top)
+            ).one()
+            out.append(ChainHead(name, int(count), int(top), row.hash, row.at))
+        return out
+
+    def outcome_counts(self, chain: str) -> dict[str, int]:
+        c = t.audit_events.c
+        stmt = sa.select(c.outcome, sa.func.count()).where(c.chain == chain).group_by(c.outcome)
+        return {str(k): int(v) for k, v in self._s.execute(stmt).all()}
+
+    def last_seqs(self) -> dict[str, int]:
+        """chain -> its last sequence number (one grouped query)."""
+        c = t.audit_events.c
+        stmt = sa.select(c.chain, sa.func.max(c.seq)).group_by(c.chain)
+        return {chain: int(seq or 0) for chain, seq in self._s.execute(stmt)}
+
+    def last_accepted(self, action: str, chain: str | None = None) -> dict[str, int]:
+        """chain -> seq of its last accepted ``action`` row (absent when there is none)."""
+        c = t.audit_events.c
+        stmt = sa.select(c.chain, sa.func.max(c.seq)).where(
+            c.action == action, c.outcome == "accepted"
+        )
+        if chain is not None:
+            stmt = stmt.where(c.chain == chain)
+        stmt = stmt.group_by(c.chain)
+        return {ch: int(seq) for ch, seq in self._s.execute(stmt) if seq is not None}
 
     def last(self, chain: str) -> AuditRecord | None:
         c = t.audit_events.c
@@ -496,48 +605,33 @@ class AuditRepository:
             ).scalar_one()
         except exc.IntegrityError:
             raise ConcurrentUpdate(chain, seq - 1, "the audit chain advanced") from None
+        self.appended.append(AuditHead(chain, seq, digest, when))
         return AuditRecord(id=new_id, **fields, prev_hash=prev, hash=digest)
 
 
 # --------------------------------------------------------------------------- outbox
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    id: int
-    dedup_key: str
-    event: str
-    notify_event: str
-    project: str | None
-    gate: str | None
-    recipient: str
-    payload: dict[str, Any]
-    state: str
-    attempts: int
-    next_attempt_at: datetime
-    claimed_until: datetime | None
-    last_error: str | None
-    created_at: datetime
-    sent_at: datetime | None
-
 
 _OUTBOX_REQUIRED = ("dedup_key", "event", "notify_event", "recipient")
 _OUTBOX_KEYS = ("dedup_key", "event", "notify_event", "project", "gate", "recipient", "payload")
 
 
 class OutboxRepository:
+    """``uow.outbox``: queue notifications inside a command's (or the watcher's) transaction.
+
+    Sending, marking and retrying are the relay's: see :mod:`cdmo_workflow.store.outbox`.
+    """
+
     def __init__(self, session: Session, now: Clock) -> None:
         self._s = session
         self._now = now
 
-    def add(self, rows: Iterable[dict[str, Any]]) -> int:
-        """Queue notifications; rows whose dedup_key exists are ignored. Rows inserted."""
-        now = self._now()
+    def add(self, rows: Iterable[dict[str, Any]], at: datetime | None = None) -> int:
+        """Queue notifications, due at ``at`` (default: the database's now); rows whose
+        dedup_key exists are ignored. Returns the number of rows inserted."""
+        now = at or self._now()
         values = []
         for row in rows:
-            missing = [
-                k for k in ("dedup_key", "event", "notify_event", "recipient") if k not in row
-            ]
+            missing = [k for k in _OUTBOX_REQUIRED if k not in row]
             if missing:
                 raise ValueError(f"outbox row lacks {missing}")
             v = {k: row.get(k) for k in _OUTBOX_KEYS}
@@ -548,85 +642,6 @@ class OutboxRepository:
             v["created_at"] = now
             values.append(v)
         return _insert_ignore(self._s, t.outbox, values, ["dedup_key"])
-
-    def get(self, dedup_key: str) -> OutboxRow | None:
-        row = (
-            self._s.execute(sa.select(t.outbox).where(t.outbox.c.dedup_key == dedup_key))
-            .mappings()
-            .first()
-        )
-        return OutboxRow(**row) if row is not None else None
-
-    def list(self, state: str | None = None) -> list[OutboxRow]:
-        stmt = sa.select(t.outbox).order_by(t.outbox.c.id)
-        if state is not None:
-            stmt = stmt.where(t.outbox.c.state == state)
-        return [OutboxRow(**r) for r in self._s.execute(stmt).mappings()]
-
-    def claim(self, limit: int = 50, lease_seconds: float = 300) -> builtins.list[OutboxRow]:
-        """Lease due pending rows to this relay (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
-
-        Commit right after claiming, send, then ``mark_sent``/``mark_failed`` in a new unit.
-        """
-        o = t.outbox.c
-        now = self._now()
-        ids = list(
-            self._s.execute(
-                sa.select(o.id)
-                .where(
-                    o.state == "pending",
-                    o.next_attempt_at <= now,
-                    sa.or_(o.claimed_until.is_(None), o.claimed_until < now),
-                )
-                .order_by(o.next_attempt_at, o.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).scalars()
-        )
-        if not ids:
-            return []
-        self._s.execute(
-            sa.update(t.outbox)
-            .where(o.id.in_(ids))
-            .values(claimed_until=now + timedelta(seconds=lease_seconds))
-        )
-        stmt = sa.select(t.outbox).where(o.id.in_(ids)).order_by(o.next_attempt_at, o.id)
-        return [OutboxRow(**r) for r in self._s.execute(stmt).mappings()]
-
-    def mark_sent(self, row_id: int) -> None:
-        o = t.outbox.c
-        self._s.execute(
-            sa.update(t.outbox)
-            .where(o.id == row_id)
-            .values(
-                state="sent",
-                sent_at=self._now(),
-                claimed_until=None,
-                attempts=o.attempts + 1,
-                last_error=None,
-            )
-        )
-
-    def mark_failed(
-        self, row_id: int, error: str, max_attempts: int = 8, backoff_seconds: float = 30
-    ) -> str:
-        """Count a failed attempt; back off exponentially; 'dead' after ``max_attempts``."""
-        o = t.outbox.c
-        attempts = self._s.execute(sa.select(o.attempts).where(o.id == row_id)).scalar_one() + 1
-        dead = attempts >= max_attempts
-        delay = timedelta(seconds=backoff_seconds * (2 ** (attempts - 1)))
-        self._s.execute(
-            sa.update(t.outbox)
-            .where(o.id == row_id)
-            .values(
-                attempts=attempts,
-                state="dead" if dead else "pending",
-                last_error=error[:4000],
-                claimed_until=None,
-                next_attempt_at=self._now() + delay,
-            )
-        )
-        return "dead" if dead else "pending"
 
 
 # --------------------------------------------------------------------------- idempotency
@@ -657,28 +672,3 @@ class IdempotencyRepository:
             )
         except exc.IntegrityError:
             raise ConcurrentUpdate(key, None, "idempotency key already used") from None
-
-
-# --------------------------------------------------------------------------- SLA notices
-
-
-class SlaNoticeRepository:
-    def __init__(self, session: Session, now: Clock) -> None:
-        self._s = session
-        self._now = now
-
-    def record(
-        self, project: str, gate: str, review: int, kind: str, period: int, recipient: str
-    ) -> bool:
-        """Remember that a reminder/escalation went out; False when it already had."""
-        row = {
-            "project": project,
-            "gate": gate,
-            "review": review,
-            "kind": kind,
-            "period": period,
-            "recipient": recipient,
-            "created_at": self._now(),
-        }
-        keys = ["project", "gate", "review", "kind", "period", "recipient"]
-        return _insert_ignore(self._s, t.sla_notices, [row], keys) == 1

@@ -164,3 +164,33 @@ outbox = cast(sa.Table, Outbox.__table__)
 idempotency_keys = cast(sa.Table, IdempotencyKey.__table__)
 sla_notices = cast(sa.Table, SlaNotice.__table__)
 metadata = Base.metadata
+
+
+class SignInSession(Base):
+    """A ``cdmo login`` session: only the SHA-256 of its random token is stored."""
+
+    __tablename__ = "sessions"
+
+    token_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.user_id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class OneTimeCode(Base):
+    """An enrolment or reset code sent to the user's own targets; stored only hashed."""
+
+    __tablename__ = "one_time_codes"
+
+    code_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.user_id"), index=True)
+    purpose: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+sessions = cast(sa.Table, SignInSession.__table__)
+one_time_codes = cast(sa.Table, OneTimeCode.__table__)

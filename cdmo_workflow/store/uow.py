@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from cdmo_workflow.store.credentials import OneTimeCodeRepository, SessionRepository
 from cdmo_workflow.store.engine import make_engine, migrate, translate_connect_errors
 from cdmo_workflow.store.repositories import (
+    AuditHead,
     AuditRepository,
     IdempotencyRepository,
     OutboxRepository,
     ProjectRepository,
-    SlaNoticeRepository,
     SnapshotRepository,
     UserRepository,
 )
+from cdmo_workflow.store.sla import SlaNoticeRepository
+
+log = logging.getLogger("cdmo_workflow.store")
+
+
+class CommitListener(Protocol):
+    """Called after a successful ``commit()`` with the newest row appended to each chain.
+
+    The audit package's checkpoint writer is one (``cdmo_workflow.audit.CheckpointWriter``).
+    A listener that raises is logged; it never undoes the committed transaction.
+    """
+
+    def __call__(self, heads: Sequence[AuditHead]) -> None: ...
 
 
 class UnitOfWork:
@@ -38,10 +54,19 @@ class UnitOfWork:
     outbox: OutboxRepository
     idempotency: IdempotencyRepository
     sla: SlaNoticeRepository
+    sessions: SessionRepository
+    codes: OneTimeCodeRepository
 
-    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        read_only: bool = False,
+        commit_listeners: Iterable[CommitListener] = (),
+    ) -> None:
         self.engine = engine
         self.read_only = read_only
+        self.commit_listeners = list(commit_listeners)
         self._committed = False
         self._open = False
 
@@ -65,6 +90,8 @@ class UnitOfWork:
         self.outbox = OutboxRepository(self.session, now)
         self.idempotency = IdempotencyRepository(self.session, now)
         self.sla = SlaNoticeRepository(self.session, now)
+        self.sessions = SessionRepository(self.session, now)
+        self.codes = OneTimeCodeRepository(self.session, now)
         return self
 
     def __exit__(
@@ -92,9 +119,23 @@ class UnitOfWork:
     def commit(self) -> None:
         self.session.commit()
         self._committed = True
+        appended, self.audit.appended = self.audit.appended, []
+        if appended and self.commit_listeners:
+            last: dict[str, AuditHead] = {}
+            for head in appended:
+                if head.chain not in last or head.seq > last[head.chain].seq:
+                    last[head.chain] = head
+            heads = list(last.values())
+            for listener in self.commit_listeners:
+                try:
+                    listener(heads)
+                except Exception as err:  # the transaction is committed; verify sees the gap
+                    log.error("commit listener %r failed: %s", listener, err)
 
     def rollback(self) -> None:
         self.session.rollback()
+        if self._open:
+            self.audit.appended = []
 
     @property
     def committed(self) -> bool:
@@ -104,13 +145,20 @@ class UnitOfWork:
 class Database:
     """The engine for one URL plus ``unit_of_work()``, which migrates on first use."""
 
-    def __init__(self, url: str | None = None, *, auto_migrate: bool = True) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        auto_migrate: bool = True,
+        commit_listeners: Iterable[CommitListener] = (),
+    ) -> None:
         if url is None:
             from cdmo_workflow.config import Settings
 
             url = Settings.from_env().database_url
         self.url = url
         self.auto_migrate = auto_migrate
+        self.commit_listeners: list[CommitListener] = list(commit_listeners)
         self._migrated = False
 
     @property
@@ -124,7 +172,7 @@ class Database:
     def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
         if self.auto_migrate and not self._migrated:
             self.migrate()
-        return UnitOfWork(self.engine, read_only=read_only)
+        return UnitOfWork(self.engine, read_only=read_only, commit_listeners=self.commit_listeners)
 
     @property
     def dialect(self) -> str:

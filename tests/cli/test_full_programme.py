@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from cdmo_workflow.cli import app
+from tests.accounts import enrol_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
@@ -57,8 +58,14 @@ class Cli:
             "CDMO_PASSWORD": PASSWORD,
         }
 
-    def __call__(self, *args: str, code: int = 0, password: str | None = None) -> str:
-        env = dict(self.env)
+    def __call__(
+        self,
+        *args: str,
+        code: int = 0,
+        password: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> str:
+        env = {**self.env, **(env or {})}
         if password is not None:
             env["CDMO_PASSWORD"] = password
         result = self.runner.invoke(app, list(args), env=env, catch_exceptions=False)
@@ -93,6 +100,8 @@ class Cli:
         ]  # fmt: skip
         for text in kw.pop("conditions", []):
             args += ["--condition", text]
+        if "comment" in kw:
+            args += ["--comment", kw.pop("comment")]
         return self(*args, **kw)
 
 
@@ -121,12 +130,13 @@ TT_CHECKS = {
 
 def test_full_programme(db_url: str) -> None:
     cdmo = Cli(db_url)
-    for uid, (name, roles) in USERS.items():
-        args = ["users", "add", uid, "--name", name]
-        for r in roles:
-            args += ["--role", r]
-        cdmo(*args)
-    cdmo("users", "add", "pm1", "--name", "Again", "--role", "pm", code=1)  # ids never reused
+    receiver = enrol_cli(cdmo, USERS, PASSWORD)
+    out = cdmo(
+        "users", "add", "pm1", "--name", "Again", "--role", "pm", "--by", "admin1",
+        "--notify", receiver.url("/again"), code=1,
+    )  # fmt: skip
+    assert "never reused" in out
+    receiver.stop()
 
     team = [x for t in TEAM for x in ("--team", t)]
     out = cdmo(
@@ -384,7 +394,12 @@ def test_full_programme(db_url: str) -> None:
         },
     )
     cdmo.confirm("P-002", "scoping-go", {"capacity-confirmed": "pm1"})
-    cdmo.sign("P-002", "scoping-go", "pm1", "pm", "kill", meaning="responsibility")
+    out = cdmo.sign("P-002", "scoping-go", "pm1", "pm", "kill", meaning="responsibility", code=1)
+    assert "kill-needs-reason" in out
+    cdmo.sign(
+        "P-002", "scoping-go", "pm1", "pm", "kill", meaning="responsibility",
+        comment="the sponsor stops the programme",
+    )  # fmt: skip
     cdmo.sign("P-002", "scoping-go", "cust1", "customer")
     cdmo.sign("P-002", "scoping-go", "site1", "site-head")
     s = cdmo.status("P-002")

@@ -70,9 +70,7 @@ class CdmoUp:
         if self._ctx is None:
             from cdmo_workflow import service
 
-            self._ctx = service.open_context(
-                db_url=self.db_url, definitions=ROOT, prefect_hooks=False
-            )
+            self._ctx = service.open_context(db_url=self.db_url, definitions=ROOT)
         return self._ctx
 
     def hooked(self) -> Any:
@@ -81,7 +79,7 @@ class CdmoUp:
             from cdmo_workflow import service
             from cdmo_workflow.orchestration.hooks import PrefectHook
 
-            ctx = service.open_context(db_url=self.db_url, definitions=ROOT, prefect_hooks=False)
+            ctx = service.open_context(db_url=self.db_url, definitions=ROOT)
             ctx.after_commit.append(PrefectHook(ctx, api_url=self.api_url))
             self._hooked = ctx
         return self._hooked
@@ -202,7 +200,7 @@ def _notify_demo_signers(db_url: str, url: str, users: list[str]) -> None:
     """Give the demo users (created by `cdmo up`) a json:// target, through the store API."""
     from cdmo_workflow import service
 
-    ctx = service.open_context(db_url=db_url, definitions=ROOT, prefect_hooks=False)
+    ctx = service.open_context(db_url=db_url, definitions=ROOT)
     with ctx.db.unit_of_work() as uow:
         for user in users:
             uow.users.add_target(user, url)

@@ -268,12 +268,22 @@ def test_conditional_go_with_conditions(up: CdmoUp, page: Any) -> None:
             ("analytical-methods", "demo-qc"),
         ):
             evidence = f"DMS-E2E-{deliverable}"
-            service.submit_deliverable(ctx, DEMO, "process-development", deliverable, by, evidence)
+            service.submit_deliverable(
+                ctx, DEMO, "process-development", deliverable, by, evidence, password=DEMO_PASSWORD
+            )
         for check, by in (
             ("cqa-specifications-agreed", "demo-customer"),
             ("methods-fit-for-purpose", "demo-qc"),
         ):
-            service.confirm_check(ctx, DEMO, "development-complete", check, by, f"DMS-E2E-{check}")
+            service.confirm_check(
+                ctx,
+                DEMO,
+                "development-complete",
+                check,
+                by,
+                f"DMS-E2E-{check}",
+                password=DEMO_PASSWORD,
+            )
 
     # In a thread of its own, as in the CLI: Playwright's sync API runs an event loop in this
     # thread, and Prefect's sync calls (the hook's artifacts) would turn into coroutines here.

@@ -151,9 +151,7 @@ class Orchestra:
             from cdmo_workflow import service
             from cdmo_workflow.orchestration.hooks import PrefectHook
 
-            ctx = service.open_context(
-                db_url=self.db_url, definitions=self.definitions, prefect_hooks=False
-            )
+            ctx = service.open_context(db_url=self.db_url, definitions=self.definitions)
             ctx.after_commit.append(PrefectHook(ctx, api_url=self.api_url))
             self._ctx = ctx
         return self._ctx
@@ -163,9 +161,7 @@ class Orchestra:
         if self._plain is None:
             from cdmo_workflow import service
 
-            self._plain = service.open_context(
-                db_url=self.db_url, definitions=self.definitions, prefect_hooks=False
-            )
+            self._plain = service.open_context(db_url=self.db_url, definitions=self.definitions)
         return self._plain
 
     def new_code(self, prefix: str = "T") -> str:
@@ -341,10 +337,10 @@ def orchestra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orchestra]:
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
             from cdmo_workflow import service
 
-            plain = service.open_context(db_url=db_url, definitions=defs, prefect_hooks=False)
+            plain = service.open_context(db_url=db_url, definitions=defs)
             plain.db.migrate()
             for uid, (name, roles) in USERS.items():
-                service.add_user(plain, uid, name, roles, PASSWORD)
+                service.provision_user(plain, uid, name, roles, PASSWORD)
             runner.start(server.api_url)
             orch = Orchestra(server.api_url, db_url, defs, runner)
             yield orch
@@ -368,7 +364,11 @@ def submit_all(orch: Orchestra, code: str, phase: str, ctx: Any | None = None) -
     for d in pdef.deliverables:
         if d.required:
             by = project.team[d.owner][0]
-            service.submit_deliverable(ctx, code, phase, d.id, by, f"DMS-{phase}-{d.id}")
+            service.submit_deliverable(
+                ctx, code, phase, d.id, by, f"DMS-{phase}-{d.id}", password=PASSWORD
+            )
     for c in gdef.checks:
         by = project.team[c.confirmed_by][0]
-        service.confirm_check(ctx, code, gdef.id, c.id, by, f"DMS-{gdef.id}-{c.id}")
+        service.confirm_check(
+            ctx, code, gdef.id, c.id, by, f"DMS-{gdef.id}-{c.id}", password=PASSWORD
+        )

@@ -8,15 +8,17 @@ import pytest
 
 from cdmo_workflow import service
 from cdmo_workflow.orchestration.publish import project_markdown
-from tests.programme import ROLES, ROOT, add_team, user_of
+from tests.programme import PASSWORD, ROLES, ROOT, add_team, user_of
 
 
 @pytest.fixture
 def project_ctx(sqlite_url: str) -> service.Context:
-    ctx = service.open_context(db_url=sqlite_url, definitions=ROOT, prefect_hooks=False)
+    ctx = service.open_context(db_url=sqlite_url, definitions=ROOT)
     add_team(ctx)
     team = {role: [user_of(role)] for role in ROLES}
-    service.start_project(ctx, "ART-1", "api-clinical-program", "Helix Bio", team, "pm-user")
+    service.start_project(
+        ctx, "ART-1", "api-clinical-program", "Helix Bio", team, "pm-user", password=PASSWORD
+    )
     return ctx
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ def demo(tmp_path: Path) -> Any:
     from cdmo_workflow import service
     from cdmo_workflow.orchestration.demo import seed
 
-    ctx = service.open_context(db_url=f"sqlite:///{tmp_path / 'c.db'}", prefect_hooks=False)
+    ctx = service.open_context(db_url=f"sqlite:///{tmp_path / 'c.db'}")
     ctx.db.migrate()
     seed(ctx)
     return ctx
@@ -95,7 +96,14 @@ def test_artifact_escapes_user_text_and_lists_open_items(demo: Any) -> None:
     from cdmo_workflow.orchestration.publish import project_markdown
 
     team = service.load_project(demo, "DEMO-001").team
-    service.start_project(demo, "XSS-1", "api-clinical-program", HOSTILE, team, by="demo-pm")
+    from cdmo_workflow.orchestration.demo import DEMO_PASSWORD
+
+    kwargs: dict[str, Any] = {}
+    if "password" in inspect.signature(service.start_project).parameters:
+        kwargs["password"] = DEMO_PASSWORD  # after the authentication merge
+    service.start_project(
+        demo, "XSS-1", "api-clinical-program", HOSTILE, team, by="demo-pm", **kwargs
+    )
     project = service.load_project(demo, "XSS-1")
     text = project_markdown(demo, project)
     assert "<script>" not in text and "<img" not in text and "](javascript" not in text

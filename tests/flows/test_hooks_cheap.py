@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _probe(tmp_path: Path, env_extra: dict[str, str], code: str) -> dict:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env_extra}
+    if os.environ.get("PYTHONPATH"):  # a worktree under test, not the installed package
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
     )
@@ -32,7 +35,8 @@ print(json.dumps({"hooks": [type(h).__name__ for h in ctx.after_commit],
 
 def test_no_api_no_hook_no_prefect(tmp_path: Path) -> None:
     got = _probe(tmp_path, {}, PROBE)
-    assert got == {"hooks": [], "prefect": False}
+    # only the one-line "no Prefect API while gate runs wait" warning (no Prefect import)
+    assert got == {"hooks": ["NoPrefectWarning"], "prefect": False}
 
 
 def test_env_api_installs_the_hook_without_importing_prefect(tmp_path: Path) -> None:
@@ -52,7 +56,7 @@ def test_cdmo_up_file_applies_only_to_its_database(tmp_path: Path) -> None:
     f.write_text(
         json.dumps({"api_url": "http://127.0.0.1:9/api", "database_url": "sqlite:///y.db"})
     )
-    assert _probe(tmp_path, {}, PROBE)["hooks"] == []
+    assert _probe(tmp_path, {}, PROBE)["hooks"] == ["NoPrefectWarning"]
 
 
 def test_validate_never_imports_prefect(tmp_path: Path) -> None:
@@ -89,3 +93,40 @@ def test_sla_status() -> None:
     status, due = sla_status(opened, "10bd", opened + timedelta(days=13))
     assert status == "due soon" and due == "2026-03-16T09:00:00Z"
     assert sla_status(opened, "2d", opened + timedelta(days=3))[0] == "overdue"
+
+
+def test_hook_failures_are_one_line_and_say_what_to_set() -> None:
+    from types import SimpleNamespace
+
+    from cdmo_workflow.orchestration.hooks import failure_line
+
+    unauthorized = Exception("Client error '401 Unauthorized'\nlong body")
+    unauthorized.response = SimpleNamespace(status_code=401)  # type: ignore[attr-defined]
+    line = failure_line(unauthorized, "http://prefect:4200/api")
+    assert "\n" not in line and "PREFECT_API_AUTH_STRING" in line and "401" in line
+    other = failure_line(ConnectionError("refused\nmore"), "http://prefect:4200/api")
+    assert "\n" not in other and "ConnectionError" in other and "reconcile" in other
+
+
+def test_no_api_warns_once_in_one_line_when_gate_runs_wait(tmp_path: Path) -> None:
+    code = """
+import json, sys
+from cdmo_workflow.orchestration.hooks import NoPrefectWarning
+class R:  # a committed command's result
+    replayed, events, project = False, ["gate.signed"], "P-1"
+class Ctx: pass
+import cdmo_workflow.orchestration.state as st
+st.open_review_count = lambda ctx, code: 2
+h = NoPrefectWarning(Ctx())
+h(R()); h(R())
+print(json.dumps({"ok": True}))
+"""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    if os.environ.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no Prefect API configured" in lines[0] and "2 gate" in lines[0]

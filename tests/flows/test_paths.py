@@ -28,7 +28,9 @@ pytestmark = pytest.mark.slow
 def _open_mini(orch: Orchestra, prefix: str, ctx=None) -> str:
     ctx = ctx or orch.ctx()
     code = orch.new_code(prefix)
-    service.start_project(ctx, code, "mini-programme", "Helix Bio", MINI_TEAM, by="pm1")
+    service.start_project(
+        ctx, code, "mini-programme", "Helix Bio", MINI_TEAM, by="pm1", password=PASSWORD
+    )
     submit_all(orch, code, "design", ctx)
     return code
 
@@ -56,7 +58,9 @@ def test_cli_and_ui_sign_the_same_gate(orchestra: Orchestra) -> None:
     # A CLI signature that decides the gate completes a waiting run without any UI input.
     submit_all(orch, code, "build")
     orch.wait_waiting(code, "build-complete")
-    service.sign_gate(orch.ctx(), code, "build-complete", "qa1", PASSWORD, "qa", "kill", "review")
+    service.sign_gate(
+        orch.ctx(), code, "build-complete", "qa1", PASSWORD, "qa", "kill", "review", comment="no go"
+    )
     wait_for(
         lambda: all(r.state.is_completed() for r in orch.gate_runs(code, "build-complete")),
         60,
@@ -69,9 +73,9 @@ def test_hold_and_resume_finish_and_recreate_the_run(orchestra: Orchestra) -> No
     orch = orchestra
     code = _open_mini(orch, "HOLD")
     orch.wait_waiting(code, "design-review")
-    service.hold_project(orch.ctx(), code, "pm1", "funding review")
+    service.hold_project(orch.ctx(), code, "pm1", "funding review", password=PASSWORD)
     wait_for(lambda: all(r.state.is_completed() for r in orch.gate_runs(code)), 60, "run finished")
-    service.resume_project(orch.ctx(), code, "pm1", "funding confirmed")
+    service.resume_project(orch.ctx(), code, "pm1", "funding confirmed", password=PASSWORD)
     orch.wait_waiting(code, "design-review")
     assert len(orch.gate_runs(code)) == 2
     orch.sign_ui(code, "design-review", "pm1", "pm")
@@ -101,17 +105,36 @@ def test_restart_the_runner_while_gates_wait(orchestra: Orchestra) -> None:
     assert run.id in {r.id for r in orch.gate_runs(code)}
 
 
+def gate_children(orch: Orchestra, pid: int) -> list[int]:
+    """The runner's flow-run processes, except the long-lived housekeeping run."""
+    from pathlib import Path
+
+    out = []
+    for child in children_of(pid):
+        try:
+            env = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ids = [e.split(b"=", 1)[1].decode() for e in env if e.startswith(b"PREFECT__FLOW_RUN_ID=")]
+        if ids:
+            with orch.client() as c:
+                if "cdmo-housekeeping" in c.read_flow_run(ids[0]).tags:
+                    continue
+        out.append(child)
+    return out
+
+
 def test_waiting_gates_hold_no_process(orchestra: Orchestra) -> None:
     orch = orchestra
     pid = orch.runner.pid
-    wait_for(lambda: not children_of(pid), 60, "runner idle")
+    wait_for(lambda: not gate_children(orch, pid), 60, "runner idle")
     idle_rss = rss_kb(pid)
     codes = [_open_mini(orch, "IDLE") for _ in range(20)]
     for code in codes:
         orch.wait_waiting(code, "design-review", timeout=120)
-    wait_for(lambda: not children_of(pid), 60, "no child process")
+    wait_for(lambda: not gate_children(orch, pid), 60, "no child process")
     busy_rss = rss_kb(pid)
-    assert children_of(pid) == []
+    assert gate_children(orch, pid) == []
     assert busy_rss < idle_rss * 1.25 + 20_000, (idle_rss, busy_rss)
     waiting = [r for c in codes for r in orch.gate_runs(c, waiting_only=True)]
     assert len(waiting) == 20
@@ -124,7 +147,9 @@ def test_action_flows_reconcile_artifacts_and_events(orchestra: Orchestra) -> No
     code = orch.new_code("ACT")
     # Commands made without the hook (as if Prefect were down): no run is created...
     plain = orch.plain()
-    service.start_project(plain, code, "mini-programme", "Helix Bio", MINI_TEAM, by="pm1")
+    service.start_project(
+        plain, code, "mini-programme", "Helix Bio", MINI_TEAM, by="pm1", password=PASSWORD
+    )
     assert orch.gate_runs(code) == []
     # ... an action deployment then changes the project through its form of choices ...
     fr = run_action_form(

@@ -30,7 +30,9 @@ def test_mini_programme_through_the_ui(orchestra: Orchestra) -> None:
     orch = orchestra
     ctx = orch.ctx()
     code = orch.new_code("MINI")
-    service.start_project(ctx, code, "mini-programme", "Helix Bio", MINI_TEAM, by="pm1")
+    service.start_project(
+        ctx, code, "mini-programme", "Helix Bio", MINI_TEAM, by="pm1", password=PASSWORD
+    )
     assert orch.gate_runs(code) == []  # nothing open yet, no run
     submit_all(orch, code, "design")
 
@@ -84,7 +86,7 @@ def test_mini_programme_through_the_ui(orchestra: Orchestra) -> None:
     submit_all(orch, code, "build")
     assert orch.gate(code, "build-complete")["state"] == "waiting"
     cond = orch.status(code)["conditions"][0]["id"]
-    service.close_condition(ctx, code, cond, "pm1", "AUDIT-42")
+    service.close_condition(ctx, code, cond, "pm1", "AUDIT-42", password=PASSWORD)
     orch.wait_waiting(code, "build-complete")
 
     # Recycle by a QA veto: the phase restarts, the run of review 1 finishes.
@@ -113,7 +115,9 @@ def test_shipped_programme_first_two_gates(orchestra: Orchestra) -> None:
     orch = orchestra
     ctx = orch.ctx()
     code = orch.new_code("API")
-    service.start_project(ctx, code, "api-clinical-program", "Orion Pharma", API_TEAM, by="pm1")
+    service.start_project(
+        ctx, code, "api-clinical-program", "Orion Pharma", API_TEAM, by="pm1", password=PASSWORD
+    )
     submit_all(orch, code, "scoping")
     run = orch.wait_waiting(code, "scoping-go")
     assert run.name == f"{code} · Go to process development"

@@ -27,7 +27,7 @@ def test_every_stakeholder_hears_every_stage_change(
             targets[uid] = [smtp_receiver.url(to=f"{uid}@sponsor.example")]
         else:
             targets[uid] = [json_receiver.url(f"/hook/{uid}")]
-    ctx = service.open_context(db_url=db_url, definitions=ROOT, prefect_hooks=False)
+    ctx = service.open_context(db_url=db_url, definitions=ROOT)
     add_team(ctx, targets)
     final = run_programme(ctx, "NTF-1", customer="Helix Bio")
     assert final["state"] == "completed"

@@ -149,7 +149,9 @@ def test_reminders_once_per_period_and_one_escalation(engine: Engine) -> None:
     assert watch_once(engine, now=h(50)).reminders == 0
     assert watch_once(engine, now=h(48)).reminders == 0  # re-running the same instant
     assert watch_once(engine, now=h(96)).reminders == 1
-    stats = watch_once(engine, now=h(120))
+    # Due at 120 h (5d): on time at the due instant itself, overdue strictly after it.
+    assert watch_once(engine, now=h(120)).escalations == 0
+    stats = watch_once(engine, now=h(121))
     assert (stats.reminders, stats.escalations) == (0, 1)
     assert watch_once(engine, now=h(130)).escalations == 0
     stats = watch_once(engine, now=h(24 * 10))  # missed periods: only the current one
@@ -174,7 +176,9 @@ def test_business_day_reminders_skip_the_weekend(engine: Engine) -> None:
     assert watch_once(engine, now=monday_late).reminders == 0  # only 1 business day
     tuesday = FRIDAY + timedelta(days=4)
     assert watch_once(engine, now=tuesday).reminders == 1
-    stats = watch_once(engine, now=FRIDAY + timedelta(days=5))  # Wednesday: 3bd passed
+    wednesday = FRIDAY + timedelta(days=5)  # 3bd after Friday 09:00: due, not yet overdue
+    assert watch_once(engine, now=wednesday).escalations == 0
+    stats = watch_once(engine, now=wednesday + timedelta(minutes=1))
     assert (stats.reminders, stats.escalations) == (0, 1)
     assert [r for _, r, _ in sent(engine)] == ["carla", "paula"]  # escalation: manager role
 

@@ -107,6 +107,7 @@ def sign(
             "approval",
             now,
             conditions=conditions if dec == "conditional-go" else (),
+            comment="the programme stops" if dec == "kill" else None,
         )
 
 

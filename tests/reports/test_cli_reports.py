@@ -37,7 +37,7 @@ def demo_db(db_url: str) -> Iterator[str]:
     from cdmo_workflow.store import Database
 
     Database(db_url).migrate()
-    examples.build(open_context(db_url, ROOT, prefect_hooks=False))
+    examples.build(open_context(db_url, ROOT))
     yield db_url
 
 
@@ -108,7 +108,7 @@ def test_project_report(demo_db: str, tmp_path: Path) -> None:
     assert "chain intact" in text and "40 events verified" in text
     assert "Forecast completion" in text and "2027-12-07" in text and "+57" in text
     # Every signature: its manifestation and the record hash it signs.
-    project = load_project(open_context(demo_db, ROOT, prefect_hooks=False), "HX-042")
+    project = load_project(open_context(demo_db, ROOT), "HX-042")
     sigs = [s for r in project.reviews for s in r.signatures]
     assert len(sigs) == 11
     for s in sigs:
@@ -198,7 +198,7 @@ def test_audit_printout(demo_db: str, tmp_path: Path) -> None:
     _tamper(demo_db, "HX-042", 5)
     cdmo(demo_db, "audit", "export", "HX-042", "--format", "html", "--out", str(target))
     text = html.unescape(target.read_text())
-    assert "BROKEN." in text and "seq 5" in text and "hash mismatch" in text
+    assert "BROKEN." in text and "row seq 5 (id " in text and "does not match its hash" in text
     cdmo(demo_db, "audit", "export", "HX-042", "--format", "pdf", code=2)
 
 
@@ -208,7 +208,7 @@ def test_demo_projects_render_in_markdown(demo_db: str) -> None:
     from cdmo_workflow.reports import forecast_markdown
     from cdmo_workflow.service import load_project, open_context
 
-    ctx = open_context(demo_db, ROOT, prefect_hooks=False)
+    ctx = open_context(demo_db, ROOT)
     today = datetime.fromisoformat(TODAY.replace("Z", "+00:00"))
     md = forecast_markdown(load_project(ctx, "NV-017"), today, "http://r/NV-017.html")
     assert "Gates past their SLA:" in md

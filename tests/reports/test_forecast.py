@@ -10,7 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from cdmo_workflow.domain.forecast import baseline_of, forecast, overdue_gates, plan
+from cdmo_workflow.domain.forecast import baseline_of, forecast, overdue_gates
+from cdmo_workflow.domain.plan import plan
 from cdmo_workflow.domain.project import Project
 
 from .builders import T0, day, finish, sign, snapshot, start, submit

@@ -2,33 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from cdmo_workflow import service
+from cdmo_workflow.notify.relay import relay_once
+from tests.accounts import code_in
+from tests.notify.receivers import JsonReceiver
 
 DEFS = Path(__file__).parent / "defs"
 PW = "first-password-1"
 
 
 def _ctx(db_url: str, **settings: object) -> service.Context:
-    return service.open_context(db_url=db_url, definitions=DEFS, prefect_hooks=False, **settings)
+    return service.open_context(db_url=db_url, definitions=DEFS, **settings)
 
 
 @pytest.fixture
-def ctx(db_url: str) -> service.Context:
+def receiver() -> Iterator[JsonReceiver]:
+    r = JsonReceiver().start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def ctx(db_url: str, receiver: JsonReceiver) -> service.Context:
     c = _ctx(db_url)
-    service.add_user(c, "pm", "Pat Manager", ["pm"], PW)
-    service.add_user(c, "qa1", "Dr. Q. One", ["qa"], PW)
-    service.add_user(c, "mfg", "Max Production", ["mfg"], PW)
-    service.add_user(c, "root", "Ada Admin", ["admin"], PW)
+    service.provision_user(c, "pm", "Pat Manager", ["pm"], PW)
+    service.provision_user(c, "qa1", "Dr. Q. One", ["qa"], PW, [receiver.url("/qa1")])
+    service.provision_user(c, "mfg", "Max Production", ["mfg"], PW)
+    service.provision_user(c, "root", "Ada Admin", ["admin"], PW)
     service.start_project(
-        c, "ACC-1", "mini", "Acme", {"pm": ["pm"], "qa": ["qa1"], "mfg": ["mfg"]}, "pm"
+        c,
+        "ACC-1",
+        "mini",
+        "Acme",
+        {"pm": ["pm"], "qa": ["qa1"], "mfg": ["mfg"]},
+        "pm",
+        password=PW,
     )
     for d in ("d1", "d2", "d3", "d4"):
-        service.submit_deliverable(c, "ACC-1", "build", d, "mfg", "DMS")
+        service.submit_deliverable(c, "ACC-1", "build", d, "mfg", "DMS", password=PW)
     return c
 
 
@@ -49,32 +66,46 @@ def _actions(db_url: str) -> list[tuple[str, str, str, str | None]]:
     return [tuple(r) for r in rows]
 
 
-def test_reset_forces_a_new_password_before_signing(ctx: service.Context, db_url: str) -> None:
-    service.reset_password(ctx, "qa1", "root", "temporary-pass-9")
+def test_reset_sends_a_code_to_the_user_and_the_old_password_stops(
+    ctx: service.Context, db_url: str, receiver: JsonReceiver
+) -> None:
+    service.reset_password(ctx, "qa1", "root", password=PW)
     with pytest.raises(service.Refused) as refused:
-        _sign(ctx, "temporary-pass-9")
-    assert refused.value.rule == "password-change-required"
+        _sign(ctx, PW)  # the old password is gone at once
+    assert refused.value.rule == "no-password"
+    before = len(receiver.messages)
+    relay_once(ctx.db)
+    [message] = [
+        m for m in receiver.wait_for(before + 1)[before:] if "one-time code" in str(m.body)
+    ]
+    assert message.path == "/qa1"
+    code = code_in(message)
+    with pytest.raises(service.Refused) as wrong:
+        service.activate_account(ctx, "qa1", "AAAA-BBBB-CCCC", "my-own-secret-22")
+    assert wrong.value.rule == "code-invalid"
+    service.activate_account(ctx, "qa1", code, "my-own-secret-22")
+    with pytest.raises(service.Refused) as spent:
+        service.activate_account(ctx, "qa1", code, "another-secret-33")
+    assert spent.value.rule == "code-invalid"
     with pytest.raises(service.Refused) as reused:
-        service.change_password(ctx, "qa1", "temporary-pass-9", "temporary-pass-9")
+        service.change_password(ctx, "qa1", "my-own-secret-22", "my-own-secret-22")
     assert reused.value.rule == "password-reused"
-    service.change_password(ctx, "qa1", "temporary-pass-9", "my-own-secret-22")
-    with pytest.raises(service.Refused):
-        _sign(ctx, PW)  # the old password is gone
     assert _sign(ctx, "my-own-secret-22").change is not None
     actions = _actions(db_url)
     assert ("root", "user.reset-password", "accepted", None) in actions
+    assert ("qa1", "user.activate", "refused", "code-invalid") in actions
+    assert ("qa1", "user.activate", "accepted", None) in actions
     assert ("qa1", "user.passwd", "refused", "password-reused") in actions
-    assert ("qa1", "user.passwd", "accepted", None) in actions
 
 
 def test_only_another_administrator_may_reset_or_deactivate(
     ctx: service.Context, db_url: str
 ) -> None:
     with pytest.raises(service.Refused) as not_admin:
-        service.reset_password(ctx, "qa1", "pm", "temporary-pass-9")
+        service.reset_password(ctx, "qa1", "pm", password=PW)
     assert not_admin.value.rule == "not-admin"
     with pytest.raises(service.Refused) as own:
-        service.deactivate_user(ctx, "root", "root", "test")
+        service.deactivate_user(ctx, "root", "root", "test", password=PW)
     assert own.value.rule == "self-administration"
     refused = [a for a in _actions(db_url) if a[2] == "refused"]
     assert [(a[1], a[3]) for a in refused] == [
@@ -84,12 +115,12 @@ def test_only_another_administrator_may_reset_or_deactivate(
 
 
 def test_deactivated_user_cannot_sign_and_id_is_not_reused(ctx: service.Context) -> None:
-    service.deactivate_user(ctx, "qa1", "root", "credentials lost")
+    service.deactivate_user(ctx, "qa1", "root", "credentials lost", password=PW)
     with pytest.raises(service.Refused) as refused:
         _sign(ctx, PW)
     assert refused.value.rule == "user-inactive"
     with pytest.raises(service.Refused):
-        service.add_user(ctx, "qa1", "Someone Else", ["qa"], PW)
+        service.provision_user(ctx, "qa1", "Someone Else", ["qa"], PW)
 
 
 def test_password_ageing(ctx: service.Context, db_url: str) -> None:

@@ -26,18 +26,18 @@ def _ctx(db_url: str) -> service.Context:
 
 def _setup(db_url: str, code: str, qa_users: int = 2) -> service.Context:
     ctx = _ctx(db_url)
-    service.add_user(ctx, "pm", "Pat Manager", ["pm"], PASSWORD)
+    service.provision_user(ctx, "pm", "Pat Manager", ["pm"], PASSWORD)
     for i in range(1, qa_users + 1):
-        service.add_user(ctx, f"qa{i}", f"QA Person {i}", ["qa"], PASSWORD)
-    service.add_user(ctx, "mfg", "Max Production", ["mfg"], PASSWORD)
+        service.provision_user(ctx, f"qa{i}", f"QA Person {i}", ["qa"], PASSWORD)
+    service.provision_user(ctx, "mfg", "Max Production", ["mfg"], PASSWORD)
     team = {"pm": ["pm"], "qa": [f"qa{i}" for i in range(1, qa_users + 1)], "mfg": ["mfg"]}
-    service.start_project(ctx, code, "mini", "Acme", team, "pm")
+    service.start_project(ctx, code, "mini", "Acme", team, "pm", password=PASSWORD)
     return ctx
 
 
 def _open_gate(ctx: service.Context, code: str) -> None:
     for d in ("d1", "d2", "d3", "d4"):
-        service.submit_deliverable(ctx, code, "build", d, "mfg", f"DMS-{d}")
+        service.submit_deliverable(ctx, code, "build", d, "mfg", f"DMS-{d}", password=PASSWORD)
 
 
 def _worker(args: tuple[str, str, str, str, str, Any]) -> str:
@@ -56,7 +56,9 @@ def _submit_worker(args: tuple[str, str, str, Any]) -> str:
     db_url, code, deliverable, barrier = args
     ctx = _ctx(db_url)
     barrier.wait(timeout=60)
-    service.submit_deliverable(ctx, code, "build", deliverable, "mfg", f"DMS-{deliverable}")
+    service.submit_deliverable(
+        ctx, code, "build", deliverable, "mfg", f"DMS-{deliverable}", password=PASSWORD
+    )
     return "ok"
 
 
@@ -165,10 +167,10 @@ def test_concurrent_submissions_lose_no_update(db_url: str) -> None:
 def test_idempotency_key_applies_a_command_once(db_url: str) -> None:
     ctx = _setup(db_url, "IDEM-1", qa_users=1)
     first = service.submit_deliverable(
-        ctx, "IDEM-1", "build", "d1", "mfg", "DMS-1", idempotency_key="k-1"
+        ctx, "IDEM-1", "build", "d1", "mfg", "DMS-1", idempotency_key="k-1", password=PASSWORD
     )
     again = service.submit_deliverable(
-        ctx, "IDEM-1", "build", "d1", "mfg", "DMS-1", idempotency_key="k-1"
+        ctx, "IDEM-1", "build", "d1", "mfg", "DMS-1", idempotency_key="k-1", password=PASSWORD
     )
     assert not first.replayed
     assert again.replayed
@@ -191,7 +193,7 @@ def test_a_refused_command_changes_nothing_but_the_audit_trail(db_url: str) -> N
     ctx = _setup(db_url, "REF-1", qa_users=1)
     before = service.project_status(ctx, "REF-1")
     with pytest.raises(service.Refused) as refused:
-        service.submit_deliverable(ctx, "REF-1", "build", "d1", "qa1", "DMS-1")
+        service.submit_deliverable(ctx, "REF-1", "build", "d1", "qa1", "DMS-1", password=PASSWORD)
     assert refused.value.rule == "not-assigned-to-role"
     assert service.project_status(ctx, "REF-1") == before
     rows = _audit(db_url, "REF-1")
@@ -206,7 +208,7 @@ def test_a_refused_command_changes_nothing_but_the_audit_trail(db_url: str) -> N
     started_rows = outbox
     assert started_rows is not None and started_rows > 0  # only the start's notifications
     with pytest.raises(service.Refused):
-        service.submit_deliverable(ctx, "REF-1", "build", "nope", "mfg", "DMS-1")
+        service.submit_deliverable(ctx, "REF-1", "build", "nope", "mfg", "DMS-1", password=PASSWORD)
     engine = sa.create_engine(db_url)
     with engine.connect() as conn:
         after = conn.execute(sa.text("SELECT count(*) FROM outbox WHERE project='REF-1'")).scalar()

@@ -33,6 +33,8 @@ def test_every_rule_has_a_case() -> None:
         "undeclared-role-process", "undeclared-role-gate", "recycle-to-downstream",
         "bad-duration", "unknown-decision", "quota-min-zero", "final-conditional-go",
         "unsafe-python-tag", "custom-tag", "alias-bomb", "gate-file-name", "not-a-mapping",
+        "huge-integer", "quota-over-100", "duration-over-10-years", "boolean-yes-no",
+        "boolean-on-off", "several-findings-one-run",
     ):  # fmt: skip
         assert rule_case in names
 
@@ -62,6 +64,6 @@ def test_load_catalog_raises_with_the_same_findings(case: Path) -> None:
         assert [str(f) for f in catalog.warnings] == _expected(case)
         return
     with pytest.raises(DefinitionError) as info:
-        load_catalog(case)
+        load_catalog(case, strict=True)
     assert [str(f) for f in info.value.findings] == _expected(case)
     assert all(line in str(info.value) for line in _expected(case) if ": warning: " not in line)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from cdmo_workflow.spec.reader import format_path, read_yaml
 
 
@@ -62,9 +60,7 @@ def test_alias_bomb_is_bounded() -> None:
     for i in range(1, 10):
         p = names[i - 1]
         text += f"{names[i]}: &{names[i]} [" + ", ".join([f"*{p}"] * 9) + "]\n"
-    start = time.perf_counter()
-    doc = read_yaml(text)
-    assert time.perf_counter() - start < 2
+    doc = read_yaml(text)  # a reader that expanded 9^9 nodes would not come back at all
     assert [p.rule for p in doc.problems] == ["yaml-alias"]
 
 

@@ -121,9 +121,17 @@ class ProjectMachine(RuleBasedStateMachine):
         decision = data.draw(st.sampled_from(DECISIONS))
         meaning = data.draw(st.sampled_from(MEANINGS))
         conds = data.draw(st.sampled_from(CONDITIONS))
+        comment = data.draw(st.sampled_from(["", "not viable"]))
         self.attempt(
             lambda: self.project.sign(
-                gid, signer(user), role, decision, meaning, self.now(), conditions=conds
+                gid,
+                signer(user),
+                role,
+                decision,
+                meaning,
+                self.now(),
+                conditions=conds,
+                comment=comment,
             )
         )
 
@@ -190,7 +198,14 @@ class ProjectMachine(RuleBasedStateMachine):
         conds = ["close the gap"] if decision == "conditional-go" else []
         self.attempt(
             lambda: self.project.sign(
-                review.gate, signer(user), role, decision, "approval", self.now(), conditions=conds
+                review.gate,
+                signer(user),
+                role,
+                decision,
+                "approval",
+                self.now(),
+                conditions=conds,
+                comment="the programme stops" if decision == "kill" else None,
             )
         )
 

@@ -525,7 +525,9 @@ def test_veto_role_go_does_not_decide_early(project: Project, clock: Clock) -> N
 
 def test_non_veto_kill_waits_for_the_quota(project: Project, clock: Clock) -> None:
     complete_work(project, "a", clock())
-    project.sign("g-a", signer("cust1"), "customer", "kill", "approval", clock())
+    project.sign(
+        "g-a", signer("cust1"), "customer", "kill", "approval", clock(), comment="no market"
+    )
     assert project.state == ProjectState.ACTIVE and project.open_review("g-a") is not None
     project.sign("g-a", signer("pat"), "pm", "go", "approval", clock())
     assert project.state == ProjectState.KILLED
@@ -676,7 +678,7 @@ def test_kill_is_terminal(project: Project, clock: Clock) -> None:
     pass_phase(project, "a", clock())
     complete_work(project, "c", clock())
     now = clock()
-    project.sign("g-c", signer("qa1"), "qa", "kill", "approval", now)  # veto
+    project.sign("g-c", signer("qa1"), "qa", "kill", "approval", now, comment="no market")  # veto
     assert project.state == ProjectState.KILLED and project.completed_at == now
     assert ev.PROJECT_KILLED in names(project)
     commands: list[tuple[str, Callable[[], Any]]] = [
@@ -707,7 +709,9 @@ def test_kill_cancels_the_reviews_still_open_elsewhere(project: Project, clock: 
     project.sign("g-b", signer("qa1"), "qa", "go", "approval", clock())
     complete_work(project, "c", clock())
     project.drain_events()
-    project.sign("g-c", signer("qa2"), "qa", "kill", "approval", clock())  # veto
+    project.sign(
+        "g-c", signer("qa2"), "qa", "kill", "approval", clock(), comment="no market"
+    )  # veto
     assert project.state == ProjectState.KILLED
     assert project.open_reviews() == [] and project.summary()["open_gates"] == []
     b_review = next(r for r in project.reviews if r.gate == "g-b")
@@ -725,7 +729,7 @@ def test_kill_closes_no_open_condition_but_refuses_closing(project: Project, clo
     for c in project.open_conditions("c"):
         project.close_condition(c.id, "pat", "DMS-1", clock())
     complete_work(project, "c", clock())
-    project.sign("g-c", signer("qa1"), "qa", "kill", "approval", clock())
+    project.sign("g-c", signer("qa1"), "qa", "kill", "approval", clock(), comment="no market")
     cond = project.open_conditions("b")[0]
     refused(
         project,
@@ -873,3 +877,21 @@ def test_shipped_processes_run_to_completion_with_go(
             for gid in [r.gate for r in project.open_reviews()]:
                 sign_all(project, gid, clock())
         assert project.state == ProjectState.COMPLETED, (snap.process.id, states(project))
+
+
+def test_a_kill_needs_a_reason_and_a_killed_project_lists_no_current_phase(
+    project: Project, clock: Clock
+) -> None:
+    complete_work(project, "a", clock())
+    refused(
+        project,
+        "kill-needs-reason",
+        lambda: project.sign("g-a", signer("cust1"), "customer", "kill", "approval", clock()),
+        "g-a",
+    )
+    project.sign("g-a", signer("cust1"), "customer", "kill", "approval", clock(), comment="stop")
+    project.sign("g-a", signer("pat"), "pm", "go", "approval", clock())
+    assert project.state == ProjectState.KILLED
+    assert project.current_phases() == []
+    gate = next(g for g in project.gate_views() if g["id"] == "g-a")
+    assert [r["outcome"] for r in gate["reviews"]] == ["kill"]

@@ -12,6 +12,7 @@ import pytest
 
 DOMAIN = Path(__file__).resolve().parents[2] / "cdmo_workflow" / "domain"
 ALLOWED_PROJECT_MODULES = {
+    "cdmo_workflow.hashing",  # canonical JSON and SHA-256, standard library only
     "cdmo_workflow.spec.models",
     "cdmo_workflow.spec.durations",
 }

@@ -1,0 +1,69 @@
+"""The ports the service needs from the store, as Protocols (cosmicpython's unit of work).
+
+The service never names SQLAlchemy: it talks to a ``UnitOfWork`` that the composition root
+hands it (``store.Database`` in production, ``tests/service/fakes.py`` in rule-level tests).
+The repository types are the store's, named for the type checker only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from cdmo_workflow.store.credentials import OneTimeCodeRepository, SessionRepository
+    from cdmo_workflow.store.repositories import (
+        AuditRepository,
+        IdempotencyRepository,
+        OutboxRepository,
+        ProjectRepository,
+        SlaNoticeRepository,
+        SnapshotRepository,
+        UserRepository,
+    )
+
+
+class UnitOfWork(Protocol):
+    """One transaction: rolled back on exit unless ``commit()`` was called."""
+
+    projects: ProjectRepository
+    snapshots: SnapshotRepository
+    users: UserRepository
+    audit: AuditRepository
+    outbox: OutboxRepository
+    idempotency: IdempotencyRepository
+    sla: SlaNoticeRepository
+    sessions: SessionRepository
+    codes: OneTimeCodeRepository
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def now(self) -> datetime: ...
+
+    def commit(self) -> None: ...
+
+
+class Database(Protocol):
+    """Opens units of work; ``store.Database`` is the real one."""
+
+    url: str
+
+    @property
+    def engine(self) -> Any:
+        """The SQLAlchemy engine, for adapters that stream (audit verification, the relay)."""
+
+    def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork: ...
+
+    def migrate(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[..., UnitOfWork]
