@@ -18,7 +18,6 @@ says what was refused and why. An accepted one ends Completed with a result arti
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 from collections.abc import Callable
 from typing import Any
@@ -31,7 +30,8 @@ from ..domain.errors import EngineError, NotFound
 from ..markup import md
 from . import naming
 from .forms import USER_MAX, _literal, _select
-from .gate_review import _logger, flow_context, pending_inputs, relay_now, suspend_with_message
+from .gate_review import flow_context, pending_inputs, relay_now, suspend_with_message
+from .signoff import _logger
 
 ACTIONS: dict[str, Callable[..., service.CommandResult]] = {
     "start_project": service.start_project,
@@ -51,14 +51,6 @@ TITLES = {
     "resume_project": "Resume the project",
 }
 
-AUDIT_ACTIONS = {
-    "start_project": "project.start",
-    "submit_deliverable": "deliverable.submit",
-    "confirm_check": "check.confirm",
-    "close_condition": "condition.close",
-    "hold_project": "project.hold",
-    "resume_project": "project.resume",
-}
 
 REFUSED_STATE = "Refused"
 """Name of the (Completed) final state of a refused action."""
@@ -84,39 +76,6 @@ class _Raw(BaseModel):
 
 
 # ---------------------------------------------------------------------- the service call
-
-
-def call_service(fn: Callable[..., Any], ctx: Any, *, password: str, **kwargs: Any) -> Any:
-    """Call a state-changing service function with the actor's password.
-
-    TODO(lead): drop adapter after auth merge. After the merge every state-changing service
-    function takes ``password=`` and authenticates itself; until then this checks the
-    password here (counting and auditing a failure like a failed sign-off) and calls the
-    function without it.
-    """
-    if "password" in inspect.signature(fn).parameters:
-        return fn(ctx, password=password, **kwargs)
-    _authenticate(ctx, fn.__name__, kwargs, password)
-    return fn(ctx, **kwargs)
-
-
-def _authenticate(ctx: Any, action: str, kwargs: dict[str, Any], password: str) -> None:
-    # TODO(lead): drop adapter after auth merge (uses service internals on purpose).
-    from ..identity import AuthenticationFailed, authenticate
-
-    user = str(kwargs.get("by") or "")
-    code = str(kwargs.get("code") or "")
-    try:
-        with ctx.db.unit_of_work() as uow:
-            authenticate(uow, user, password, lock_after=ctx.settings.lock_after)
-            uow.commit()
-    except AuthenticationFailed as failure:
-        attempted = {k: v for k, v in kwargs.items() if k not in ("idempotency_key",)}
-        audited = AUDIT_ACTIONS.get(action, action)
-        refuse = getattr(service, "_refuse_sign_in", None)  # the pre-merge service module
-        if refuse is None:
-            raise
-        refuse(ctx, code, "", user, failure, attempted, action=audited)
 
 
 # ---------------------------------------------------------------------- the forms
@@ -416,7 +375,7 @@ def run_action(name: str, project: str | None = None) -> Any:
         return refuse(str(exc))
     key_id = f"flow-run:{run_id}"
     try:
-        result = call_service(ACTIONS[name], ctx, password=password, idempotency_key=key_id, **args)
+        result = ACTIONS[name](ctx, password=password, idempotency_key=key_id, **args)
     except service.Refused as refused:
         reason = str(refused)
         tag = f"[rule: {refused.rule}]"

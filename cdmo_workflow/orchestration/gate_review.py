@@ -23,33 +23,21 @@ import logging
 from typing import Any
 from uuid import UUID
 
-from pydantic import ValidationError
-
 from .. import service
 from ..domain.errors import NotFound
 from . import naming
 from .forms import (
-    SignOffInput,
     build_form,
     describe,
-    is_refresh,
     refresh_input,
     refusal_text,
 )
+from .signoff import _logger, process_input
 from .state import last_attempt, last_seq, review_is_live, user_names
 
 log = logging.getLogger("cdmo_workflow.orchestration")
 
 MAX_PASSES = 50  # a run handles at most this many inputs before waiting again (safety net)
-
-
-def _logger() -> Any:
-    try:
-        from prefect.logging import get_run_logger
-
-        return get_run_logger()
-    except Exception:
-        return log
 
 
 def pending_inputs(client: Any, run_id: UUID) -> tuple[list[tuple[str, str]], set[str]]:
@@ -66,52 +54,6 @@ def pending_inputs(client: Any, run_id: UUID) -> tuple[list[tuple[str, str]], se
             used.add(item.key[len(naming.SUSPENDED_PREFIX) : -len("-schema")])
     responses.sort(key=lambda r: (r[0] is None, r[0], r[1]))
     return [(k, v) for _, k, v in responses], used
-
-
-def process_input(
-    ctx: Any, project: str, gate: str, raw: Any, idempotency_key: str
-) -> tuple[str | None, dict[str, Any] | None]:
-    """Apply one form input. Returns (note for the next form, accepted signature summary)."""
-    try:
-        data = json.loads(raw) if isinstance(raw, str) else raw
-        inp = SignOffInput.model_validate(data or {})
-    except (ValidationError, ValueError) as exc:
-        return f"the form could not be read ({exc.__class__.__name__}); please fill it again", None
-    if is_refresh(inp):
-        return None, None
-    password = inp.password.get_secret_value()
-    if not inp.user.strip() or not password:
-        return "user id and password are both required to sign", None
-    try:
-        result = service.sign_gate(
-            ctx,
-            project,
-            gate,
-            inp.user.strip(),
-            password,
-            inp.role,
-            inp.decision,
-            inp.meaning,
-            comment=(inp.comment or "").strip() or None,
-            conditions=[c for c in inp.conditions if c and c.strip()],
-            idempotency_key=idempotency_key,
-        )
-    except service.Refused as refused:
-        # Audited; the next form's first line and state message show it (from the audit trail).
-        reason = str(refused)
-        tag = f"[rule: {refused.rule}]"
-        _logger().warning(
-            "sign-off by %s refused: %s",
-            inp.user.strip(),
-            reason if tag in reason else f"{reason} {tag}",
-        )
-        return None, None
-    return None, {
-        "user": inp.user.strip(),
-        "role": inp.role,
-        "decision": inp.decision,
-        "events": [e.name for e in result.events],
-    }
 
 
 def form_schema(form: Any) -> dict[str, Any]:

@@ -234,7 +234,7 @@ def clear_inputs(
     """Delete every run input a dead run left in Prefect (the sign-off form's answer holds a
     password). An answer the run never processed is applied first, with the idempotency key
     the run itself would have used, so a signature is neither lost nor recorded twice."""
-    from .gate_review import process_input
+    from .signoff import process_input
 
     key = _review_key(run)
     items = client.filter_flow_run_input(

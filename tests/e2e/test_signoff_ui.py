@@ -469,18 +469,30 @@ def test_user_text_is_escaped_in_the_artifact_and_the_form(up: CdmoUp, page: Any
     def setup() -> None:
         ctx = up.hooked()
         with contextlib.suppress(service.Refused):
-            service.add_user(ctx, "xss-pm", "PM " + HOSTILE, ["pm"], DEMO_PASSWORD)
+            service.provision_user(ctx, "xss-pm", "PM " + HOSTILE, ["pm"], DEMO_PASSWORD)
         team = {role: [f"demo-{role}"] for role in ("qa", "qc", "mfg", "pd", "ra", "customer")}
         team |= {"pm": ["xss-pm"], "site-head": ["demo-site-head"]}
-        service.start_project(ctx, code, "api-clinical-program", "Evil " + HOSTILE, team, "xss-pm")
+        service.start_project(
+            ctx,
+            code,
+            "api-clinical-program",
+            "Evil " + HOSTILE,
+            team,
+            "xss-pm",
+            password=DEMO_PASSWORD,
+        )
         project = service.load_project(ctx, code)
         pdef = project.phase_def("scoping")
         for d in pdef.deliverables:
             by = "xss-pm" if d.owner == "pm" else f"demo-{d.owner}"
-            service.submit_deliverable(ctx, code, "scoping", d.id, by, "DMS " + HOSTILE)
+            service.submit_deliverable(
+                ctx, code, "scoping", d.id, by, "DMS " + HOSTILE, password=DEMO_PASSWORD
+            )
         for c in project.snapshot.gates[pdef.gate].checks:
             by = "xss-pm" if c.confirmed_by == "pm" else f"demo-{c.confirmed_by}"
-            service.confirm_check(ctx, code, pdef.gate, c.id, by, "EV " + HOSTILE)
+            service.confirm_check(
+                ctx, code, pdef.gate, c.id, by, "EV " + HOSTILE, password=DEMO_PASSWORD
+            )
         service.sign_gate(
             ctx, code, pdef.gate, "xss-pm", DEMO_PASSWORD, "pm", "go", "approval",
             comment="Comment " + HOSTILE,
