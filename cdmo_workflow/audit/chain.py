@@ -62,8 +62,11 @@ def broken_sentence(broken: BrokenEvent, expected_seq: int | None) -> str:
     )
 
 
-def walk(rows: Iterable[Mapping[str, Any]]) -> Iterator[tuple[Mapping[str, Any], str | None]]:
-    """(row, sentence or None) for each row; a chain's rows after its first break are None."""
+def _breaks(
+    rows: Iterable[Mapping[str, Any]],
+) -> Iterator[tuple[Mapping[str, Any], BrokenEvent | None, int]]:
+    """(row, its break or None, the seq expected there) for each row; once a chain broke, its
+    later rows are not checked again (None)."""
     current: str | None = None
     expected_seq = 1
     prev = GENESIS_HASH
@@ -72,7 +75,7 @@ def walk(rows: Iterable[Mapping[str, Any]]) -> Iterator[tuple[Mapping[str, Any],
         if row["chain"] != current:
             current, expected_seq, prev = row["chain"], 1, GENESIS_HASH
         if row["chain"] == broken_chain:
-            yield row, None
+            yield row, None, expected_seq
             continue
         reason: Reason | None = None
         if row["seq"] != expected_seq:
@@ -82,36 +85,28 @@ def walk(rows: Iterable[Mapping[str, Any]]) -> Iterator[tuple[Mapping[str, Any],
         elif record_hash(row, row["prev_hash"]) != row["hash"]:
             reason = "hash mismatch"
         if reason is not None:
-            broken = BrokenEvent(chain=row["chain"], seq=row["seq"], id=row["id"], reason=reason)
             broken_chain = row["chain"]
-            yield row, broken_sentence(broken, expected_seq)
+            broken = BrokenEvent(chain=row["chain"], seq=row["seq"], id=row["id"], reason=reason)
+            yield row, broken, expected_seq
             continue
+        yield row, None, expected_seq
         expected_seq = row["seq"] + 1
         prev = row["hash"]
-        yield row, None
+
+
+def walk(rows: Iterable[Mapping[str, Any]]) -> Iterator[tuple[Mapping[str, Any], str | None]]:
+    """(row, sentence or None) for each row; a chain's rows after its first break are None."""
+    for row, broken, expected_seq in _breaks(rows):
+        yield row, broken_sentence(broken, expected_seq) if broken is not None else None
 
 
 def verify_rows(rows: Iterable[Mapping[str, Any]]) -> VerifyResult:
+    """The hash chain alone: stops at the first broken row."""
     checked = 0
-    current: str | None = None
-    expected_seq = 1
-    prev = GENESIS_HASH
-    for row in rows:
-        if row["chain"] != current:
-            current, expected_seq, prev = row["chain"], 1, GENESIS_HASH
-        reason: Reason | None = None
-        if row["seq"] != expected_seq:
-            reason = "sequence gap"
-        elif row["prev_hash"] != prev:
-            reason = "broken link"
-        elif record_hash(row, row["prev_hash"]) != row["hash"]:
-            reason = "hash mismatch"
-        if reason is not None:
-            broken = BrokenEvent(chain=row["chain"], seq=row["seq"], id=row["id"], reason=reason)
+    for _row, broken, _seq in _breaks(rows):
+        if broken is not None:
             return VerifyResult(ok=False, checked=checked, first_broken=broken)
         checked += 1
-        expected_seq = row["seq"] + 1
-        prev = row["hash"]
     return VerifyResult(ok=True, checked=checked)
 
 

@@ -54,44 +54,9 @@ def readable_time(value: datetime | str | None) -> str:
     return value.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
-def signatures(row: Mapping[str, Any]) -> list[str]:
-    """The signature manifestations (11.50) carried by one audit row, as readable lines."""
-    from cdmo_workflow.identity import manifestation
-
-    if row.get("outcome") == "refused":  # an attempt the engine refused signs nothing
-        return []
-    found: list[Mapping[str, Any]] = []
-    new = row.get("new")
-    if isinstance(new, Mapping) and (
-        row.get("action") == "gate.sign" or {"meaning", "signed_at"} <= new.keys()
-    ):
-        found.append(new)
-    for ev in row.get("events") or []:
-        data = ev.get("data") if isinstance(ev, Mapping) else None
-        if (
-            isinstance(data, Mapping)
-            and ev.get("name") == "gate.signed"
-            and "meaning" in data
-            and not any(_same_signature(data, f) for f in found)
-        ):
-            found.append(data)
-    return [
-        manifestation(
-            name=str(sig.get("name") or sig.get("user") or "?"),
-            user=sig.get("user"),
-            role=sig.get("role"),
-            signed_at=readable_time(sig.get("signed_at") or row.get("at")),
-            meaning=str(sig.get("meaning") or "?"),
-            decision=sig.get("decision"),
-            record_hash=sig.get("record_hash"),
-        )
-        for sig in found
-    ]
-
-
-def signature_records(row: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The accepted signatures of one row as fields (printed name, user, role, time, meaning,
-    decision, record hash), for tables; refused rows carry none."""
+def _signed(row: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The signatures one audit row carries (its ``new`` and its ``gate.signed`` events, each
+    once); a row the engine refused signs nothing."""
     if row.get("outcome") == "refused":
         return []
     found: list[Mapping[str, Any]] = []
@@ -109,6 +74,37 @@ def signature_records(row: Mapping[str, Any]) -> list[dict[str, Any]]:
             and not any(_same_signature(data, f) for f in found)
         ):
             found.append(data)
+    return found
+
+
+def _gate_of(row: Mapping[str, Any]) -> Any:
+    new = row.get("new")
+    return new.get("gate") if isinstance(new, Mapping) else None
+
+
+def signatures(row: Mapping[str, Any]) -> list[str]:
+    """The signature manifestations (11.50) carried by one audit row, as readable lines."""
+    from cdmo_workflow.identity import manifestation
+
+    found = _signed(row)
+    return [
+        manifestation(
+            name=str(sig.get("name") or sig.get("user") or "?"),
+            user=sig.get("user"),
+            role=sig.get("role"),
+            signed_at=readable_time(sig.get("signed_at") or row.get("at")),
+            meaning=str(sig.get("meaning") or "?"),
+            decision=sig.get("decision"),
+            record_hash=sig.get("record_hash"),
+        )
+        for sig in found
+    ]
+
+
+def signature_records(row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The accepted signatures of one row as fields (printed name, user, role, time, meaning,
+    decision, record hash), for tables; refused rows carry none."""
+    found = _signed(row)
     return [
         {
             "name": str(sig.get("name") or sig.get("user") or "?"),
@@ -118,7 +114,7 @@ def signature_records(row: Mapping[str, Any]) -> list[dict[str, Any]]:
             "meaning": sig.get("meaning"),
             "decision": sig.get("decision"),
             "record_hash": sig.get("record_hash"),
-            "gate": sig.get("gate") or (new.get("gate") if isinstance(new, Mapping) else None),
+            "gate": sig.get("gate") or _gate_of(row),
             "comment": sig.get("comment"),
         }
         for sig in found
