@@ -26,8 +26,8 @@ def _probe(tmp_path: Path, env_extra: dict[str, str], code: str) -> dict:
 
 PROBE = """
 import json, sys
-from cdmo_workflow import service
-ctx = service.open_context(db_url="sqlite:///x.db")
+from cdmo_workflow import bootstrap
+ctx = bootstrap.open_context(db_url="sqlite:///x.db")
 print(json.dumps({"hooks": [type(h).__name__ for h in ctx.after_commit],
                   "prefect": "prefect" in sys.modules}))
 """
