@@ -168,7 +168,7 @@ def _resume_ui(client: Any, run: Any, user: str, role: str) -> None:
     response = resume_with_retry(
         client,
         run.id,
-        {"action": "sign", "user": user, "role": role, "password": PASSWORD} | GATE_FIELDS,
+        {"user": user, "role": role, "password": PASSWORD} | GATE_FIELDS,
     )
     assert response.status.value == "ACCEPT", response.details
 

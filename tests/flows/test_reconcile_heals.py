@@ -87,9 +87,7 @@ def test_crashed_and_stuck_runs_are_replaced_and_their_inputs_applied(
         c.create_flow_run_input(
             run.id,
             f"suspended-{key}-response",
-            json.dumps(
-                {"action": "sign", "user": "pm1", "role": "pm", "password": PASSWORD} | SIGN
-            ),
+            json.dumps({"user": "pm1", "role": "pm", "password": PASSWORD} | SIGN),
         )
     before = orch.last_seq(code)
     stats = _reconcile(orch)
@@ -147,7 +145,7 @@ def test_fast_resumes_lose_no_signature_to_the_schema_race(orchestra: Orchestra)
                     return None
 
                 run = wait_for(paused, 90, f"{code} paused", every=0.02)
-                form = {"action": "sign", "user": user, "role": role, "password": PASSWORD}
+                form = {"user": user, "role": role, "password": PASSWORD}
                 response = resume_with_retry(c, run.id, form | SIGN)
                 assert response.status.value == "ACCEPT", response.details
                 wait_for(lambda code=code, b=before: orch.last_seq(code) > b, 90, "signed")
