@@ -146,19 +146,23 @@ class UI:
     # ------------------------------------------------------------------ deployments
 
     def quick_run(self, deployment: str) -> str:
-        """Deployments → ``deployment`` → Run → Quick run; returns the new run's id.
+        """The deployment's page → Run → Quick run; returns the new run's id.
 
-        With the housekeeping deployments the list has more than one page, so the test types
-        the name into the page's search box when the link is not on the first page."""
-        self.home()
-        self.page.get_by_role("link", name="Deployments", exact=True).click()
-        link = self.page.get_by_role("link", name=deployment, exact=True).first
-        try:
-            link.wait_for(timeout=5000)
-        except Exception:
-            self.page.get_by_placeholder(re.compile("Search", re.I)).first.fill(deployment)
-            link.wait_for()
-        link.click()
+        The page is opened by its address (found through the API): with the housekeeping
+        deployments the Deployments list no longer fits on one page."""
+        import json as _json
+        import urllib.request
+
+        req = urllib.request.Request(
+            self.base.rstrip("/") + "/api/deployments/filter",
+            data=_json.dumps({"deployments": {"name": {"any_": [deployment]}}}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            found = _json.loads(resp.read())
+        assert found, f"no deployment named {deployment!r}"
+        self.page.goto(f"{self.prefix()}/deployments/deployment/{found[0]['id']}")
         self.page.get_by_role("button", name="Run", exact=True).click()
         self.page.get_by_role("menuitem", name="Quick run", exact=True).click()
         self.page.get_by_text("scheduled to start").first.wait_for()  # the toast
