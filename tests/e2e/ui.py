@@ -7,6 +7,7 @@ Selectors are the ones a user sees: link and button names, field labels, the sel
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ FORM_LABELS = [
     "Meaning of the signature",
     "Comment (Optional)",
     "Conditions (Optional)",
+    "On behalf of (Optional)",
     "Password",
 ]
 
@@ -162,15 +164,42 @@ class UI:
         with urllib.request.urlopen(req, timeout=10) as resp:
             found = _json.loads(resp.read())
         assert found, f"no deployment named {deployment!r}"
-        self.page.goto(f"{self.prefix()}/deployments/deployment/{found[0]['id']}")
-        self.page.get_by_role("button", name="Run", exact=True).click()
-        self.page.get_by_role("menuitem", name="Quick run", exact=True).click()
-        self.page.get_by_text("scheduled to start").first.wait_for()  # the toast
-        self.page.get_by_role("link", name="View run").first.click()
-        self.page.wait_for_url(re.compile(r"/runs/flow-run/[0-9a-f-]{36}"))
-        match = re.search(r"/runs/flow-run/([0-9a-f-]{36})", self.page.url)
-        assert match is not None
-        return match.group(1)
+        dep_id = found[0]["id"]
+
+        def run_ids() -> set[str]:
+            body = {"deployments": {"id": {"any_": [dep_id]}}, "limit": 200}
+            req = urllib.request.Request(
+                self.base.rstrip("/") + "/api/flow_runs/filter",
+                data=_json.dumps(body).encode(),
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return {r["id"] for r in _json.loads(resp.read())}
+
+        before = run_ids()
+        address = f"{self.prefix()}/deployments/deployment/{dep_id}"
+        # The run the click created, from the API: the "scheduled to start" toast with its
+        # "View run" link may come and go while a loaded machine renders the page. A click
+        # that lands while the page is still wiring its menu creates nothing, so the page
+        # is reloaded and the menu used again (at most three tries, each given 20 s).
+        toasts: list[str] = []
+        new: set[str] = set()
+        for _ in range(3):
+            self.page.goto(address)
+            self.page.get_by_text(dep_id, exact=True).first.wait_for()  # details loaded
+            self.page.get_by_role("button", name="Run", exact=True).click()
+            self.page.get_by_role("menuitem", name="Quick run", exact=True).click()
+            deadline = time.monotonic() + 20
+            while not (new := run_ids() - before) and time.monotonic() < deadline:
+                time.sleep(0.25)
+            if new:
+                break
+            toasts.append(self.page.locator(".p-toast").all_inner_texts().__repr__())
+        assert new, f"Quick run of {deployment} created no run (toasts: {toasts})"
+        run_id = sorted(new)[0]
+        self.page.goto(f"{self.prefix()}/runs/flow-run/{run_id}")
+        return run_id
 
     def prefix(self) -> str:
         """The UI's base URL as the browser sees it (Prefect may serve its UI under /v2)."""
