@@ -55,9 +55,12 @@ def _seed(url: str) -> Any:
     with ctx.db.unit_of_work() as uow:
         have = uow.audit.last("HX-042").seq
     items = [("transfer-package", "pedro"), ("gap-analysis", "pedro"), ("mbr-draft", "mia")]
+    tokens = {u: service.login(ctx, u, examples.PASSWORD).data["token"] for u in ("pedro", "mia")}
     for i in range(AUDIT_EVENTS - have):
         d, user = items[i % len(items)]
-        service.submit_deliverable(ctx, "HX-042", "tech-transfer", d, user, f"DMS-{d}-r{i}")
+        service.submit_deliverable(
+            ctx, "HX-042", "tech-transfer", d, user, f"DMS-{d}-r{i}", session=tokens[user]
+        )
     # 1,000 active projects: clones of the six demo projects.
     with ctx.db.unit_of_work() as uow:
         stored = [uow.projects.get(c) for c in ("HX-042", "OR-009", "NV-017", "KE-118",
@@ -123,6 +126,9 @@ def _pg_database() -> tuple[str, Callable[[], None]]:
 
 
 def main() -> int:
+    # PostgreSQL has no file to keep checkpoints beside: keep them out of the work tree's
+    # .cdmo/ (where they would meet another database's chains of the same name).
+    os.environ.setdefault("CDMO_CHECKPOINT_DIR", tempfile.mkdtemp(prefix="bench-checkpoints-"))
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         results["SQLite"] = _measure(f"sqlite:///{Path(tmp) / 'bench.db'}")

@@ -28,7 +28,11 @@ def open_context(
     """
     ctx = plain_context(db_url, definitions, **overrides)
     if prefect_hooks:
-        from cdmo_workflow.orchestration.hooks import install_if_configured
+        from cdmo_workflow.orchestration.hooks import configured_api_url, install_if_configured
 
-        install_if_configured(ctx)
+        if install_if_configured(ctx):
+            from cdmo_workflow.orchestration.people import install as install_people
+
+            # "waiting for me" run tags and tasks-<user> artifacts
+            install_people(ctx, configured_api_url(ctx.settings.database_url))
     return ctx

@@ -255,14 +255,20 @@ def manifestation(
     role: str | None = None,
     decision: str | None = None,
     record_hash: str | None = None,
+    on_behalf_of: str | None = None,
+    on_behalf_of_name: str | None = None,
 ) -> str:
     """The 11.50 manifestation: printed name, UTC time, meaning (and what was signed).
 
     ``Signed by Dr. Jane Doe (jdoe, role qa) at 2026-11-25T12:00:00Z — meaning: approval —
-    decision: go — record sha256:…``
+    decision: go — record sha256:…``; a delegate's signature reads ``Signed by Dr. Jane Doe
+    (jdoe, role qa) on behalf of Dr. Quinn Adler (quinn) at ...``.
     """
     who = ", ".join(x for x in (user, f"role {role}" if role else None) if x)
-    text = f"Signed by {name}" + (f" ({who})" if who else "") + f" at {signed_at}"
+    text = f"Signed by {name}" + (f" ({who})" if who else "")
+    if on_behalf_of:
+        text += f" on behalf of {on_behalf_of_name or on_behalf_of} ({on_behalf_of})"
+    text += f" at {signed_at}"
     text += f" — meaning: {meaning}"
     if decision:
         text += f" — decision: {decision}"

@@ -60,9 +60,26 @@ def close_condition(project: str = "") -> Any:
     return run_action("close_condition", project)
 
 
-@flow(name="hold-project", description="Put a project on hold (project manager).")
+@flow(
+    name="accept-condition",
+    description="Accept a closed condition (the raiser's role or the quality role).",
+)
+def accept_condition(project: str = "") -> Any:
+    """Accept a condition's closure; the run waits for a form listing the closed conditions.
+
+    Args:
+        project: Project code, e.g. DEMO-001; leave empty to choose from a list in the next form.
+    """
+    return run_action("accept_condition", project)
+
+
+@flow(
+    name="hold-project",
+    description="Put a project or one phase on hold (project manager or quality role).",
+)
 def hold_project(project: str = "") -> Any:
-    """Put a project on hold; the run waits for a form with the reason and your password.
+    """Put a project (or, quality role, one phase) on hold; the run waits for a form with
+    what to hold, the reason and your password.
 
     Args:
         project: Project code, e.g. DEMO-001; leave empty to choose from a list in the next form.
@@ -80,11 +97,73 @@ def resume_project(project: str = "") -> Any:
     return run_action("resume_project", project)
 
 
+@flow(name="propose-change", description="Propose a change request (a draft).")
+def propose_change(project: str = "") -> Any:
+    """Propose a change request; the run waits for a form with the title, reason, impacts,
+    the target version (a git revision) and your password.
+
+    Args:
+        project: Project code, e.g. DEMO-001; leave empty to choose from a list in the next form.
+    """
+    return run_action("propose_change", project)
+
+
+@flow(name="submit-change", description="Submit a draft change request to its approvers.")
+def submit_change(project: str = "") -> Any:
+    """Submit a change request; the run waits for a form listing the drafts.
+
+    Args:
+        project: Project code, e.g. DEMO-001; leave empty to choose from a list in the next form.
+    """
+    return run_action("submit_change", project)
+
+
+@flow(name="sign-change", description="Approve or reject a change request (e-signature).")
+def sign_change(project: str = "") -> Any:
+    """Sign a change request; the run waits for a form listing the submitted requests, with
+    role, decision and meaning to choose and your password (every time).
+
+    Args:
+        project: Project code, e.g. DEMO-001; leave empty to choose from a list in the next form.
+    """
+    return run_action("sign_change", project)
+
+
+@flow(name="withdraw-change", description="Withdraw a draft or submitted change request.")
+def withdraw_change(project: str = "") -> Any:
+    """Withdraw a change request; the run waits for a form listing the open requests.
+
+    Args:
+        project: Project code, e.g. DEMO-001; leave empty to choose from a list in the next form.
+    """
+    return run_action("withdraw_change", project)
+
+
+@flow(
+    name="release-hold",
+    description="Release a quality hold with a signature of the quality role.",
+)
+def release_hold(project: str = "") -> Any:
+    """Release a quality hold; the run waits for a form with the hold, the meaning of your
+    signature, the reason and your password.
+
+    Args:
+        project: Project code, e.g. DEMO-001; leave empty to choose from a list in the next form.
+    """
+    return run_action("release_hold", project)
+
+
 ACTION_FLOWS = [
     start_project,
     submit_deliverable,
     confirm_check,
     close_condition,
+    accept_condition,
     hold_project,
     resume_project,
+    propose_change,
+    submit_change,
+    sign_change,
+    withdraw_change,
+    release_hold,
 ]

@@ -130,6 +130,11 @@ class Scenario:
 
 def _env(db_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CDMO_"))}
+    # The audit state stays where the test's fixture put it (its tmp_path), never in ./.cdmo:
+    # a second run would otherwise read the first run's checkpoints as a rewritten chain.
+    for kept in ("CDMO_CHECKPOINT_DIR", "CDMO_AUDIT_KEY_FILE"):
+        if kept in os.environ:
+            env[kept] = os.environ[kept]
     env.update(
         CDMO_DATABASE_URL=db_url,
         CDMO_DEFINITIONS=str(DEFS),

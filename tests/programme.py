@@ -1,7 +1,8 @@
 """Drive the shipped `api-clinical-program` through the service functions (shared by tests).
 
 Every phase's deliverables are submitted and checks confirmed by their owner roles, then every
-quota signs go; the development gate is a Conditional Go whose conditions are closed.
+quota signs go; the development gate is a Conditional Go whose condition is closed by its owner and
+accepted by QA.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def run_programme(ctx: service.Context, code: str, customer: str = "Helix Bio") 
     project = service.load_project(ctx, code)
     snapshot = project.snapshot
     done: set[str] = set()
+    handled: set[str] = set()  # conditions closed and accepted (one may block several phases)
     while True:
         status = service.project_status(ctx, code)
         if status["state"] != "active":
@@ -56,15 +58,23 @@ def run_programme(ctx: service.Context, code: str, customer: str = "Helix Bio") 
         for phase in status["phases"]:
             if phase["state"] == "active" and phase["id"] not in done:
                 for cond in status["conditions"]:
-                    if cond["phase"] == phase["id"] and cond["state"] == "open":
+                    if phase["id"] not in cond["phases"] or cond["done"]:
+                        continue
+                    if cond["id"] in handled:
+                        continue
+                    handled.add(cond["id"])
+                    if cond["state"] == "open":  # its owner closes it (the PM by default)
                         service.close_condition(
                             ctx,
                             code,
                             cond["id"],
-                            user_of("pm"),
+                            cond["owners"][0],
                             f"EVID-{cond['id']}",
                             password=PASSWORD,
                         )
+                    service.accept_condition(  # QA verifies the closure
+                        ctx, code, cond["id"], user_of("qa"), password=PASSWORD
+                    )
                 pdef = snapshot.phase(phase["id"])
                 for d in pdef.deliverables:
                     if d.required:

@@ -83,11 +83,12 @@ class Checkpoint:
 
     def when(self) -> str:
         """``2026-12-01 19:41:07 UTC``: how a sentence names the checkpoint."""
+        from cdmo_workflow.display import utc
+
         try:
-            t = datetime.fromisoformat(self.at.replace("Z", "+00:00")).astimezone(UTC)
+            return utc(self.at)
         except ValueError:
             return self.at
-        return t.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def sign_checkpoint(key: SigningKey, chain: str, seq: int, digest: str, at: datetime) -> Checkpoint:

@@ -96,6 +96,8 @@ def signatures(row: Mapping[str, Any]) -> list[str]:
             meaning=str(sig.get("meaning") or "?"),
             decision=sig.get("decision"),
             record_hash=sig.get("record_hash"),
+            on_behalf_of=sig.get("on_behalf_of"),
+            on_behalf_of_name=sig.get("on_behalf_of_name"),
         )
         for sig in found
     ]
@@ -116,6 +118,9 @@ def signature_records(row: Mapping[str, Any]) -> list[dict[str, Any]]:
             "record_hash": sig.get("record_hash"),
             "gate": sig.get("gate") or _gate_of(row),
             "comment": sig.get("comment"),
+            "on_behalf_of": sig.get("on_behalf_of"),
+            "on_behalf_of_name": sig.get("on_behalf_of_name"),
+            "delegation": (sig.get("delegation") or {}).get("id"),
         }
         for sig in found
     ]

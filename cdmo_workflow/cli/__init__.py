@@ -43,7 +43,19 @@ def _register() -> None:
     from . import validate
 
     validate.register(app)
-    for name in ("engine", "audit", "notify", "up", "report", "deploy"):
+    for name in (
+        "engine",
+        "people",
+        "budget",
+        "audit",
+        "notify",
+        "up",
+        "report",
+        "deploy",
+        "simulate",
+        "change",
+        "definitions",
+    ):
         try:
             module = __import__(f"{__name__}.{name}", fromlist=["register"])
         except ModuleNotFoundError as exc:  # a command group not built yet

@@ -23,6 +23,7 @@ from .common import (
 
 users_app = typer.Typer(help="People who sign: ids, printed names, roles, credentials.")
 project_app = typer.Typer(help="Start, inspect, hold and resume projects.")
+plan_app = typer.Typer(help="The dates agreed with the customer (baseline 0).")
 deliverable_app = typer.Typer(help="Submit a phase's deliverables.")
 check_app = typer.Typer(help="Confirm a gate's must-meet checks.")
 condition_app = typer.Typer(help="Close conditions raised by a Conditional Go.")
@@ -42,6 +43,7 @@ IdemKey = Annotated[
 def register(app: typer.Typer) -> None:
     app.add_typer(users_app, name="users")
     app.add_typer(project_app, name="project")
+    app.add_typer(plan_app, name="plan")
     app.add_typer(deliverable_app, name="deliverable")
     app.add_typer(check_app, name="check")
     app.add_typer(condition_app, name="condition")
@@ -142,6 +144,21 @@ def _describe_event(event: Any) -> str | None:
         return f"condition {d.get('condition')} opened on phase {event.phase}: {d.get('text')}"
     if name == "phase.reset":
         return f"phase {event.phase} reset to pending (recycled to {d.get('recycled_to')})"
+    if name == "condition.closed" and d.get("needs_acceptance"):
+        return f"condition {d.get('condition')} closed: it waits for acceptance"
+    if name == "condition.accepted":
+        return f"condition {d.get('condition')} accepted by {d.get('by')}"
+    if name == "condition.rejected":
+        return f"condition {d.get('condition')} is open again (closure rejected)"
+    if name == "phase.on-hold":
+        return f"phase {event.phase} is on quality hold {d.get('hold')}"
+    if name == "phase.resumed":
+        return f"phase {event.phase}: quality hold {d.get('hold')} released"
+    if name == "hold.released":
+        still = ", ".join(d.get("still_held_by") or [])
+        return f"hold(s) {', '.join(d.get('holds') or [])} released; still on hold ({still})"
+    if name == "team.changed":
+        return f"team: {d.get('role')} is now {', '.join(d.get('members') or []) or 'nobody'}"
     if name in ("project.completed", "project.killed", "project.on-hold", "project.resumed"):
         return f"project {event.project} {name.split('.', 1)[1]}"
     return None
@@ -164,6 +181,10 @@ def users_add(
             "sets the first password goes there.",
         ),
     ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option("--tz", help="IANA time zone the user reads times in, e.g. Europe/Zurich."),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Add a user (administrators: your password or session). The new user sets their own
@@ -171,7 +192,16 @@ def users_add(
     from ..service import add_user
 
     with errors():
-        add_user(context(db), user_id, name, role, notify or [], by, **credential_of(by, db))
+        add_user(
+            context(db),
+            user_id,
+            name,
+            role,
+            notify or [],
+            by,
+            **credential_of(by, db),
+            time_zone=tz,
+        )
     typer.echo(
         plain(
             f"user {user_id} added ({name}; roles: {', '.join(role)}); a one-time code was "
@@ -352,6 +382,29 @@ def _parse_team(team: list[str]) -> dict[str, list[str]]:
     return out
 
 
+@plan_app.command("set")
+def plan_set(
+    code: str,
+    plan: Annotated[str, typer.Argument(help="The plan file (kind: plan YAML).")],
+    by: By,
+    idempotency_key: IdemKey = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Make the agreed dates baseline 0 (project manager, before the first gate decision).
+
+    Every phase's start and end (both days included) and named milestones; checked against
+    the project's process with file:line errors. Later, dates move only through an approved
+    change request (cdmo change propose --schedule-impact)."""
+    from ..service.projects import set_plan
+
+    with errors():
+        result = set_plan(context(db), code, plan, by, idempotency_key, **credential_of(by, db))
+    new = (result.change.new or {}) if result.change else {}
+    end = max((p["end"][:10] for p in (new.get("phases") or {}).values()), default="?")
+    _done(result, json_out, f"plan of {code} agreed: baseline 0 ends {end}")
+
+
 @project_app.command("start")
 def project_start(
     code: str,
@@ -359,12 +412,24 @@ def project_start(
     customer: Annotated[str, typer.Option("--customer", help="Customer (sponsor) name.")],
     team: Annotated[list[str], typer.Option("--team", help="ROLE=USER_ID (repeat).")],
     by: By,
+    currency: Annotated[
+        str | None,
+        typer.Option("--currency", help="ISO 4217 code of the budget (default: the process's)."),
+    ] = None,
+    calendar: Annotated[
+        str | None,
+        typer.Option("--calendar", help="Site calendar id (default: the process's)."),
+    ] = None,
+    plan: Annotated[
+        str | None,
+        typer.Option("--plan", help="The agreed plan (kind: plan YAML): baseline 0."),
+    ] = None,
     idempotency_key: IdemKey = None,
     db: DbOption = None,
     definitions: DefinitionsOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Start a project, pinning the current definition version."""
+    """Start a project, pinning the current definition version (with its site calendar)."""
     from ..service import start_project
 
     members = _parse_team(team)
@@ -378,6 +443,9 @@ def project_start(
             by,
             idempotency_key,
             **credential_of(by, db),
+            currency=currency,
+            calendar=calendar,
+            plan=plan,
         )
     status = result.status or {}
     pin = status.get("process", {})
@@ -418,8 +486,22 @@ def _print_status(s: dict[str, Any]) -> None:
         f"[bold]{m(s['code'])}[/bold] · {m(s['customer'])} · {m(s['process']['id'])} "
         f"({m(s['process']['version_hash'][:12])}) · [bold]{m(s['state'])}[/bold]"
     )
-    if s.get("hold"):
-        console.print(f"on hold since {m(s['hold']['at'])}: {m(s['hold']['reason'])}")
+    for h in s.get("holds") or []:
+        kind = "quality hold" if h.get("quality") else "hold"
+        line = (
+            f"{kind} {m(h.get('id') or '')} on {m(h.get('held_phase') or 'the project')} by "
+            f"{m(h['by'])} at {m(h['at'])}: {m(h['reason'])}"
+        )
+        if h.get("released_at"):
+            sig = h.get("release_signature") or {}
+            how = f" (signed, meaning {m(sig.get('meaning'))})" if sig else ""
+            line += (
+                f" — released by {m(h.get('released_by'))} at {m(h['released_at'])}{how}: "
+                f"{m(h.get('release_reason') or '')}"
+            )
+        else:
+            line += " — [bold]active[/bold]"
+        console.print(line)
     phases = Table("phase", "state", "started", "completed", "gate")
     gates = {g["phase"]: g for g in s["gates"]}
     for p in s["phases"]:
@@ -434,22 +516,62 @@ def _print_status(s: dict[str, Any]) -> None:
         )
     console.print(phases)
     for g in s["gates"]:
-        if not g["signatures"] and g["state"] != "open":
+        earlier = [r for r in g.get("reviews") or [] if r.get("outcome")]
+        if not g["signatures"] and g["state"] != "open" and not earlier:
             continue
         console.print(f"[bold]gate {m(g['id'])}[/bold] — {m(g['state'])}")
-        for sig in g["signatures"]:
+        sigs = g["signatures"]
+        if not sigs and g["state"] != "open" and earlier:
+            last = earlier[-1]  # recycled or held: the last decision stays visible
             console.print(
-                f"  signed by {m(sig['name'])} ({m(sig['user'])}, {m(sig['role'])}) at "
+                f"  last decision: {m(last['outcome'])} (review {m(last['number'])}, "
+                f"{m(last.get('decided_at') or '')})"
+            )
+            sigs = last.get("signatures") or []
+        for sig in sigs:
+            behalf = (
+                f" on behalf of {m(sig.get('on_behalf_of_name') or sig['on_behalf_of'])} "
+                f"({m(sig['on_behalf_of'])})"
+                if sig.get("on_behalf_of")
+                else ""
+            )
+            console.print(
+                f"  signed by {m(sig['name'])} ({m(sig['user'])}, {m(sig['role'])}){behalf} at "
                 f"{m(sig['signed_at'])} — meaning: {m(sig['meaning'])} — decision: "
                 f"{m(sig['decision'])}"
             )
         for miss in g["missing"]:
             console.print(f"  missing: {m(miss['role'])} × {m(miss['needed'])}")
     for c in s["conditions"]:
+        owner = c.get("owner") or "phase owner or manager"
+        due = f", due {m(c['due_at'])}" if c.get("due_at") else ""
+        line = (
+            f"condition {m(c['id'])} \\[{m(c['state'])}] blocks "
+            f"{m(', '.join(c.get('phases') or [c['phase']]))} (owner {m(owner)}{due}): "
+            f"{m(c['text'])}"
+        )
+        if c.get("evidence"):
+            line += f" — evidence {m(c['evidence'])} by {m(c.get('closed_by'))}"
+        if c.get("accepted_by"):
+            line += f" — accepted by {m(c['accepted_by'])}"
+        console.print(line)
+    for cr in s.get("change_requests") or []:
+        missing = ", ".join(f"{m(x['role'])} × {m(x['needed'])}" for x in cr["missing"])
         console.print(
-            f"condition {m(c['id'])} \\[{m(c['state'])}] on {m(c['phase'])}: {m(c['text'])}"
+            f"change request {m(cr['id'])} \\[{m(cr['state'])}]: {m(cr['title'])}"
+            + (f" (missing: {missing})" if missing else "")
+        )
+    baselines = s.get("baselines") or []
+    if len(baselines) > 1:
+        b = baselines[-1]
+        console.print(
+            f"baseline {m(b['number'])} ({m(b['change'])}, set {m(b['at'])}); earlier: "
+            + ", ".join(m(x["number"]) for x in baselines[:-1])
         )
     _print_open_items(console, s.get("open_items") or [], m)
+    from .budget_view import print_budget
+
+    print_budget(console, s.get("budget"))
 
 
 def _print_open_items(console: Any, phases: list[dict[str, Any]], m: Any) -> None:
@@ -497,13 +619,25 @@ Reason = Annotated[str, typer.Option("--reason", help="Why (recorded in the audi
 
 
 @project_app.command("hold")
-def project_hold(code: str, by: By, reason: Reason, db: DbOption = None) -> None:
-    """Put a project on hold (project manager role)."""
+def project_hold(
+    code: str,
+    by: By,
+    reason: Reason,
+    phase: Annotated[
+        str | None, typer.Option("--phase", help="Hold one phase only (quality role).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Put the project on hold (project manager or quality role), or one phase (quality role).
+    A quality hold is released only by the quality role (`cdmo project release`)."""
     from ..service import hold_project
 
     with errors():
-        result = hold_project(context(db), code, by, reason, **credential_of(by, db))
-    _done(result, False, f"project {code} is on hold")
+        result = hold_project(context(db), code, by, reason, phase=phase, **credential_of(by, db))
+    held = (result.change.new or {}) if result.change else {}
+    kind = "quality hold" if held.get("quality") else "hold"
+    where = f"phase {phase} of project {code}" if phase else f"project {code}"
+    _done(result, False, f"{where} is on {kind} {held.get('id') or ''}".rstrip())
 
 
 @project_app.command("resume")
@@ -606,6 +740,39 @@ def gate_sign(
         list[str] | None,
         typer.Option("--condition", help="Condition of a conditional-go (repeat)."),
     ] = None,
+    condition_owner: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--condition-owner",
+            help="Owner of the condition(s): role:ROLE, user:USER_ID, or a role or team member "
+            "id (once for all, or once per --condition). Default: the blocked phases' owner "
+            "role, or the manager role when they differ.",
+        ),
+    ] = None,
+    condition_due: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--condition-due",
+            help="Due: a duration from the decision (10bd) or a date YYYY-MM-DD (once for all, "
+            "or once per --condition). Default: the gate's condition_due.",
+        ),
+    ] = None,
+    condition_blocks: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--condition-blocks",
+            help="Phases whose gates the condition blocks, comma-separated (once for all, or "
+            "once per --condition). Default: every direct successor.",
+        ),
+    ] = None,
+    on_behalf_of: Annotated[
+        str | None,
+        typer.Option(
+            "--on-behalf-of",
+            help="Sign as the delegate of this person (a delegation from them must be in "
+            "force); the signature shows both names.",
+        ),
+    ] = None,
     idempotency_key: IdemKey = None,
     db: DbOption = None,
     json_out: JsonOption = False,
@@ -627,5 +794,14 @@ def gate_sign(
             comment=comment,
             conditions=condition or [],
             idempotency_key=idempotency_key,
+            on_behalf_of=on_behalf_of,
+            condition_owner=condition_owner or [],
+            condition_due=condition_due or [],
+            condition_blocks=condition_blocks or [],
         )
-    _done(result, json_out, f"gate {gate} signed by {by} as {role}: {decision} ({meaning})")
+    behalf = f" on behalf of {on_behalf_of}" if on_behalf_of else ""
+    _done(
+        result,
+        json_out,
+        f"gate {gate} signed by {by}{behalf} as {role}: {decision} ({meaning})",
+    )

@@ -22,6 +22,7 @@ DEFAULT_PORT = 4200
 def register(app: typer.Typer) -> None:
     app.command("up")(up)
     app.command("serve")(serve)
+    app.command("listen")(listen)
 
 
 def _banner_users(users: dict[str, list[str]]) -> list[str]:
@@ -190,6 +191,14 @@ def serve(
     limit: Annotated[
         int | None, typer.Option("--limit", help="At most this many runs at once.")
     ] = None,
+    subscriber: Annotated[
+        bool,
+        typer.Option(
+            "--subscriber/--no-subscriber",
+            help="Apply sign-offs from Prefect's event stream the moment they are submitted "
+            "(without it, each gate run applies its own when the runner restarts it).",
+        ),
+    ] = True,
 ) -> None:
     """Serve the cdmo deployments to the Prefect API in PREFECT_API_URL (no work pool)."""
     if not os.environ.get("PREFECT_API_URL"):
@@ -209,4 +218,23 @@ def serve(
     typer.echo(f"Serving {len(deps)} deployments; {n} gate reviews waiting. Ctrl-C to stop.")
     _terminate_on_sigterm()
     with contextlib.suppress(KeyboardInterrupt):
-        serving.serve(deps, limit=limit)
+        serving.serve(deps, limit=limit, subscriber=subscriber)
+
+
+def listen() -> None:
+    """Apply gate sign-offs from Prefect's event stream (for a team whose workers run
+    ``prefect worker``): needs PREFECT_API_URL and the project database's settings."""
+    if not os.environ.get("PREFECT_API_URL"):
+        typer.echo("error: set PREFECT_API_URL to the Prefect server's API", err=True)
+        raise typer.Exit(2)
+    from .. import service
+    from ..orchestration import serving
+
+    with errors():
+        service.open_context().db.migrate()
+    typer.echo("Listening for sign-offs on Prefect's event stream. Ctrl-C to stop.")
+    _terminate_on_sigterm()
+    sub = serving.start_subscriber()
+    with contextlib.suppress(KeyboardInterrupt):
+        while sub.thread.is_alive():
+            sub.thread.join(1.0)

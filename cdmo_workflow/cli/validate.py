@@ -27,14 +27,14 @@ USAGE_ERROR = 2
 
 
 def _default_paths(cwd: Path) -> list[Path]:
-    return [cwd / sub for sub in ("definitions", "gates") if (cwd / sub).is_dir()]
+    return [cwd / sub for sub in ("definitions", "gates", "calendars") if (cwd / sub).is_dir()]
 
 
 def validate(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Files or folders to check (default: definitions/ and gates/ here).",
+            help="Files or folders to check (default: definitions/, gates/, calendars/ here).",
             show_default=False,
         ),
     ] = None,
@@ -196,7 +196,7 @@ def schema(
         Path, typer.Option("--out", help="Folder to write the JSON Schemas into.")
     ] = Path("schemas"),
 ) -> None:
-    """Write schemas/process.schema.json and schemas/gate.schema.json from the models."""
+    """Write the JSON Schemas of processes, gates and scenarios (schemas/*.schema.json)."""
     try:
         from cdmo_workflow.spec.schemas import write_schemas
 

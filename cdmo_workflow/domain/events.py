@@ -26,6 +26,25 @@ PROJECT_RESUMED = "project.resumed"
 PROJECT_COMPLETED = "project.completed"
 PROJECT_KILLED = "project.killed"
 SECURITY_ALERT = "security.alert"
+CHANGE_PROPOSED = "change.proposed"
+CHANGE_SUBMITTED = "change.submitted"
+CHANGE_SIGNED = "change.signed"
+CHANGE_APPROVED = "change.approved"
+CHANGE_REJECTED = "change.rejected"
+CHANGE_APPLIED = "change.applied"
+CHANGE_WITHDRAWN = "change.withdrawn"
+PROJECT_MIGRATED = "project.migrated"
+# people (issue #16): team changes, owned conditions, quality holds, carried deliverables
+TEAM_CHANGED = "team.changed"
+CONDITION_ACCEPTED = "condition.accepted"
+CONDITION_REJECTED = "condition.rejected"
+PHASE_ON_HOLD = "phase.on-hold"
+PHASE_RESUMED = "phase.resumed"
+HOLD_RELEASED = "hold.released"
+DELIVERABLE_CARRIED = "deliverable.carried"
+BUDGET_QUOTED = "budget.quoted"
+COSTS_RECORDED = "costs.recorded"
+BUDGET_OVERRUN = "budget.overrun"
 
 NOTIFY_EVENT_OF: dict[str, str] = {
     PROJECT_STARTED: "started",
@@ -40,8 +59,25 @@ NOTIFY_EVENT_OF: dict[str, str] = {
     PROJECT_COMPLETED: "completed",
     PROJECT_KILLED: "killed",
     SECURITY_ALERT: "security",
+    CHANGE_PROPOSED: "change-proposed",
+    CHANGE_SUBMITTED: "change-submitted",
+    CHANGE_SIGNED: "change-signed",
+    CHANGE_APPROVED: "change-approved",
+    CHANGE_REJECTED: "change-rejected",
+    CHANGE_APPLIED: "change-applied",
+    CHANGE_WITHDRAWN: "change-withdrawn",
+    TEAM_CHANGED: "team-changed",
+    CONDITION_ACCEPTED: "condition-accepted",
+    CONDITION_REJECTED: "condition-rejected",
+    PHASE_ON_HOLD: "on-hold",
+    PHASE_RESUMED: "resumed",
+    HOLD_RELEASED: "resumed",
+    BUDGET_OVERRUN: "budget-overrun",
 }
-"""Domain event name -> the key of a ``notify:`` block that routes it (others are not announced)."""
+"""Domain event name -> the key of a ``notify:`` block that routes it (others are not announced).
+
+An event's ``data["notify_users"]`` names people who hear of it besides its roles (the owner
+of a condition, the person a team change concerns)."""
 
 
 @dataclass(frozen=True)

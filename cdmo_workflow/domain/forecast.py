@@ -5,8 +5,9 @@ passes ``today`` (no clock here), so every number is reproducible.
 
 The rules (documented in docs/reports.md, tested in tests/reports/test_forecast.py):
 
-* A phase's planned length is its ``duration`` (``10d``, ``12w``, ``15bd`` with weekends
-  skipped, ...); a phase without a duration counts as 0 days.
+* A phase's planned length is its ``duration`` (``10d``, ``12w``, ``15bd`` with weekends,
+  and the holidays and shutdowns of the project's site calendar, skipped, ...); a phase
+  without a duration counts as 0 days.
 * **Completed** phases use their actual start and end.
 * **Active** phases (working, or waiting at their gate) started at their actual start and
   end at the later of their planned end (actual start + duration) and ``today``.
@@ -21,8 +22,10 @@ The rules (documented in docs/reports.md, tested in tests/reports/test_forecast.
 * A **killed** project has no forecast: its completion is ``None``; phases that never ran
   have no dates and the phases running at the kill end at the kill.
 * The **baseline** is this same forecast computed when the project started (stored in the
-  project); documents from before baselines were stored get it recomputed from the pinned
-  snapshot and the start time, which gives the identical result.
+  project as baseline 0); documents from before baselines were stored get it recomputed from
+  the pinned snapshot and the start time, which gives the identical result. An approved
+  change request that moves the plan appends a newer baseline (domain/baselines.py): the
+  slip is always against the **newest** one, and ``baselines`` lists them all.
 * The **critical path** runs backwards from the phase that ends last, each time through
   the predecessor that ends last. **Slip** is forecast end minus baseline end, in days.
 """
@@ -35,6 +38,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..spec.models import PhaseDef
+from .calendar import calendar_of
 from .plan import (
     _days,
     _iso,
@@ -152,6 +156,10 @@ class Forecast:
     on_hold_since: datetime | None = None
     ended_at: datetime | None = None
     """When a completed or killed project ended."""
+    baseline_number: int = 0
+    """Which baseline the slip is measured against (the newest)."""
+    baselines: tuple[dict[str, Any], ...] = ()
+    """Every baseline, oldest first: ``{number, at, source, change, approved_by, end, ...}``."""
 
     def phase(self, phase_id: str) -> PhaseForecast:
         for p in self.phases:
@@ -172,6 +180,8 @@ class Forecast:
             "baseline_source": self.baseline_source,
             "on_hold_since": _iso_or_none(self.on_hold_since),
             "ended_at": _iso_or_none(self.ended_at),
+            "baseline_number": self.baseline_number,
+            "baselines": [dict(b) for b in self.baselines],
             "phases": [p.to_dict() for p in self.phases],
         }
 
@@ -199,11 +209,12 @@ def forecast(project: Project, today: datetime) -> Forecast:
     """The forecast of ``project`` as seen on ``today`` (see the module's rules)."""
     today = _utc(today)
     process = project.snapshot.process
+    cal = calendar_of(project.snapshot)
     order = topological(process)
     if project.baseline:
         base_doc, source = project.baseline, "stored"
     else:
-        base_doc, source = baseline_of(process, project.created_at), "recomputed"
+        base_doc, source = baseline_of(process, project.created_at, cal), "recomputed"
     baseline: dict[str, tuple[datetime | None, datetime | None]] = {
         pid: (parse_time(v.get("start")), parse_time(v.get("end"))) for pid, v in base_doc.items()
     }
@@ -226,16 +237,16 @@ def forecast(project: Project, today: datetime) -> Forecast:
         if run.state == PhaseState.COMPLETED and run.started_at and run.completed_at:
             s, e = run.started_at, run.completed_at
             a_start, a_end = s, e
-            p_end = planned_end(p, s)
+            p_end = planned_end(p, s, cal)
         elif run.state == PhaseState.PENDING or run.started_at is None:
             if killed:
                 s = e = None
             else:
                 s = max(earliest, today)
-                e = planned_end(p, s)
+                e = planned_end(p, s, cal)
         else:  # active or at its gate
             s = a_start = run.started_at
-            p_end = planned_end(p, s)
+            p_end = planned_end(p, s, cal)
             if killed:
                 e = a_end = project.completed_at or today
             else:
@@ -302,6 +313,8 @@ def forecast(project: Project, today: datetime) -> Forecast:
         baseline_source=source,
         on_hold_since=hold_at,
         ended_at=project.completed_at if finished else None,
+        baseline_number=project.baselines[-1].number if project.baselines else 0,
+        baselines=tuple(b.summary() for b in project.baselines),
     )
 
 
@@ -356,12 +369,13 @@ def overdue_gates(project: Project, today: datetime) -> list[dict[str, Any]]:
     """Open gate reviews past their ``sla.decide_within`` (counted from ``opened_at``; overdue
     strictly after the due instant, the one rule of :mod:`cdmo_workflow.domain.sla`)."""
     today = _utc(today)
+    cal = calendar_of(project.snapshot)
     out: list[dict[str, Any]] = []
     for review in project.reviews:
         if review.state != ReviewState.OPEN:
             continue
         gdef = project.snapshot.gates[review.gate]
-        due = gate_due_at(gdef, review.opened_at)
+        due = gate_due_at(gdef, review.opened_at, cal)
         if due is not None and is_overdue(due, today):
             out.append(
                 {
@@ -380,4 +394,4 @@ def overdue_gates(project: Project, today: datetime) -> list[dict[str, Any]]:
 
 def gate_due(project: Project, gate_id: str, opened_at: datetime) -> datetime | None:
     """When a review of ``gate_id`` opened at ``opened_at`` must be decided (SLA), if any."""
-    return gate_due_at(project.snapshot.gates[gate_id], opened_at)
+    return gate_due_at(project.snapshot.gates[gate_id], opened_at, calendar_of(project.snapshot))

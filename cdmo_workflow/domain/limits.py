@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..spec.models import ID_PATTERN
 from .errors import RuleViolation
 
 
@@ -32,6 +33,12 @@ class Limit:
 PROJECT_CODE_PATTERN = r"^[A-Z0-9][A-Z0-9._-]{0,31}$"
 USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 CONDITION_ID_PATTERN = r"^C[0-9]{1,6}$"
+CHANGE_ID_PATTERN = r"^CR-[0-9]{1,6}$"
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+VERSION_REF_PATTERN = r"^[^\x00-\x20\x7f-][^\x00-\x1f\x7f]*$"
+HOLD_ID_PATTERN = r"^H[0-9]{1,6}$"
+DELEGATION_ID_PATTERN = r"^D[0-9]{1,9}$"
+COST_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._/#:()-]{0,63}$"
 
 LIMITS: dict[str, Limit] = {
     lim.field: lim
@@ -51,14 +58,43 @@ LIMITS: dict[str, Limit] = {
             column=128,
         ),
         Limit("condition id", 7, CONDITION_ID_PATTERN, "C followed by its number, e.g. C1"),
+        Limit("hold id", 7, HOLD_ID_PATTERN, "H followed by its number, e.g. H2"),
+        Limit("delegation id", 10, DELEGATION_ID_PATTERN, "D followed by its number, e.g. D7"),
+        Limit(
+            "phase id",
+            64,
+            ID_PATTERN,
+            "a phase or role id of the definition: lowercase letters, digits, single dashes",
+        ),
         Limit("printed name", 200, None, "the name shown on signatures", column=256),
         Limit("customer", 200, None, "the customer (sponsor) name", column=256),
+        Limit("milestone", 200, None, "a named milestone of the agreed plan"),
         Limit("evidence", 500, None, "a document reference, e.g. a DMS id"),
         Limit("reason", 2000, None, "why a project was held, resumed or an account withdrawn"),
         Limit("comment", 2000, None, "a signer's comment"),
         Limit("condition", 1000, None, "the text of a Conditional Go condition"),
         Limit("url", 2000, None, "an apprise notification URL"),
         Limit("idempotency key", 200, None, "the key of a retried command", column=256),
+        Limit("change request id", 9, CHANGE_ID_PATTERN, "CR- and its number, e.g. CR-1"),
+        Limit("change title", 200, None, "the title of a change request"),
+        Limit("currency", 3, CURRENCY_PATTERN, "an ISO 4217 code, e.g. EUR"),
+        Limit("amount", 32, None, "a cost impact, e.g. 12500.00 or -800"),
+        Limit("schedule impact", 32, None, "a signed duration, e.g. 10bd, 2w or -5d"),
+        Limit(
+            "version reference",
+            500,
+            VERSION_REF_PATTERN,
+            "a git revision or a folder; no leading dash, space or control character",
+        ),
+        Limit(
+            "cost ref",
+            64,
+            COST_REF_PATTERN,
+            "a purchase order, invoice or ERP document number: letters, digits, space and "
+            ". _ / # : ( ) -, starting with a letter or digit",
+            column=64,
+        ),
+        Limit("cost note", 500, None, "a note on a cost entry"),
     )
 }
 """field name -> its limit; the names are the ones refusals print."""

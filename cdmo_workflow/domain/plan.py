@@ -7,10 +7,10 @@ the same plan. Kept apart from the forecast so the aggregate does not import it 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 
-from ..spec.durations import Duration, parse_duration
 from ..spec.models import PhaseDef, ProcessDef
+from .calendar import WorkCalendar, add_duration
+from .calendar import duration as _duration
 
 SECONDS_PER_DAY = 86400.0
 
@@ -31,16 +31,12 @@ def _utc(t: datetime) -> datetime:
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t
 
 
-@lru_cache(maxsize=256)
-def _duration(text: str) -> Duration:
-    return parse_duration(text)  # definitions hold few distinct texts; portfolios repeat them
-
-
-def planned_end(pdef: PhaseDef, start: datetime) -> datetime:
-    """``start`` plus the phase's planned duration (0 days when it has none)."""
+def planned_end(pdef: PhaseDef, start: datetime, calendar: WorkCalendar | None = None) -> datetime:
+    """``start`` plus the phase's planned duration (0 days when it has none); business days
+    skip the site calendar's closed days."""
     if not pdef.duration:
         return start
-    return _duration(pdef.duration).add_to(start)
+    return add_duration(pdef.duration, start, calendar)
 
 
 def planned_days(pdef: PhaseDef) -> float:
@@ -64,15 +60,22 @@ def topological(process: ProcessDef) -> list[PhaseDef]:
     return order
 
 
-def plan(process: ProcessDef, start: datetime) -> dict[str, tuple[datetime, datetime]]:
+def plan(
+    process: ProcessDef, start: datetime, calendar: WorkCalendar | None = None
+) -> dict[str, tuple[datetime, datetime]]:
     """The pure plan: every phase starts when the last of its ``after`` phases ends."""
     out: dict[str, tuple[datetime, datetime]] = {}
     for p in topological(process):
         s = max((out[a][1] for a in p.after if a in out), default=start)
-        out[p.id] = (s, planned_end(p, s))
+        out[p.id] = (s, planned_end(p, s, calendar))
     return out
 
 
-def baseline_of(process: ProcessDef, start: datetime) -> dict[str, dict[str, str]]:
+def baseline_of(
+    process: ProcessDef, start: datetime, calendar: WorkCalendar | None = None
+) -> dict[str, dict[str, str]]:
     """The baseline a project stores when it starts: ``{phase: {"start", "end"}}`` in UTC."""
-    return {pid: {"start": _iso(s), "end": _iso(e)} for pid, (s, e) in plan(process, start).items()}
+    return {
+        pid: {"start": _iso(s), "end": _iso(e)}
+        for pid, (s, e) in plan(process, start, calendar).items()
+    }

@@ -7,13 +7,25 @@ and new values for the audit trail) and leaves its domain events in ``pending_ev
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..spec.graph import between, graph_of
 from ..spec.models import Decision, GateDef, PhaseDef, ProcessSnapshot
+from . import conditions as cond_rules
 from . import events as ev
+from . import holds as hold_rules
+from . import team as team_rules
+from .baselines import Baseline, load_baselines
+from .budget_records import Budget
+from .calendar import calendar_of
+from .change_records import ChangeRequest
+from .changes import Change, Signer
+from .changes import require_evidence as _require_evidence
+from .changes import require_reason as _require_reason
+from .delegation import Delegation
 from .errors import NotFound, RuleViolation
 from .events import DomainEvent
 from .limits import check_text
@@ -40,24 +52,6 @@ from .sla import missing_quotas
 from .staffing import team_shortfalls
 
 
-@dataclass(frozen=True)
-class Change:
-    """What an accepted command did, as the audit trail records it."""
-
-    action: str
-    subject: str
-    old: dict[str, Any] | None
-    new: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
-class Signer:
-    """An authenticated person: the service has verified the password before this exists."""
-
-    user: str
-    name: str
-
-
 @dataclass
 class Project:
     """A customer programme running on one pinned process snapshot."""
@@ -72,10 +66,16 @@ class Project:
     created_by: str
     reviews: list[GateReview] = field(default_factory=list)
     conditions: list[Condition] = field(default_factory=list)
-    hold: Hold | None = None
+    holds: list[Hold] = field(default_factory=list)
+    """Every hold, active or released (the history status and reports show)."""
     completed_at: datetime | None = None
-    baseline: dict[str, dict[str, str]] | None = None
-    """Planned ``{phase: {start, end}}`` at the start (see domain/forecast.py); the slip's base."""
+    baselines: list[Baseline] = field(default_factory=list)
+    """Baseline 0 stored at the start, then one per approved change that moved the plan
+    (domain/baselines.py); the newest is the slip's base (domain/forecast.py)."""
+    change_requests: list[ChangeRequest] = field(default_factory=list)
+    """``CR-1``, ``CR-2``, ... in order (domain/change_control.py)."""
+    budget: Budget | None = None
+    """Currency, quotes and cost totals (domain/budget.py); None without a currency."""
     pending_events: list[DomainEvent] = field(default_factory=list)
 
     # ------------------------------------------------------------------ creation
@@ -144,7 +144,14 @@ class Project:
             phases=phases,
             created_at=now,
             created_by=by,
-            baseline=baseline_of(process, now),
+            baselines=[
+                Baseline(
+                    0,
+                    baseline_of(process, now, calendar_of(snapshot)),
+                    now,
+                    version_hash=snapshot.version_hash,
+                )
+            ],
         )
         project._emit(
             ev.PROJECT_STARTED,
@@ -179,6 +186,17 @@ class Project:
     @property
     def process_id(self) -> str:
         return self.snapshot.process.id
+
+    @property
+    def baseline(self) -> dict[str, dict[str, str]] | None:
+        """The current baseline's ``{phase: {start, end}}`` (the newest of ``baselines``)."""
+        return self.baselines[-1].phases if self.baselines else None
+
+    @property
+    def hold(self) -> Hold | None:
+        """The latest active hold on the whole project (None when it is not on hold)."""
+        held = hold_rules.project_holds(self)
+        return held[-1] if held else None
 
     def phase_def(self, phase_id: str) -> PhaseDef:
         for p in self.snapshot.process.phases:
@@ -235,10 +253,10 @@ class Project:
         return missing_quotas(gate, (s.role for s in review.signatures))
 
     def open_conditions(self, phase_id: str | None = None) -> list[Condition]:
+        """Conditions not done yet (open, or closed and awaiting acceptance), optionally
+        those blocking ``phase_id``."""
         return [
-            c
-            for c in self.conditions
-            if c.state == "open" and (phase_id is None or c.phase == phase_id)
+            c for c in self.conditions if not c.done and (phase_id is None or phase_id in c.phases)
         ]
 
     def review_record(self, review: GateReview) -> dict[str, Any]:
@@ -256,9 +274,7 @@ class Project:
             "deliverables": {k: v.to_dict() for k, v in sorted(run.deliverables.items())},
             "checks": {k: v.to_dict() for k, v in sorted(run.checks.items())},
             "conditions": [
-                c.to_dict()
-                for c in self.conditions
-                if c.phase == review.phase and c.state == "closed"
+                c.to_dict() for c in self.conditions if review.phase in c.phases and c.done
             ],
         }
 
@@ -298,6 +314,7 @@ class Project:
                 phase=phase_id,
                 state=run.state.value,
             )
+        hold_rules.require_phase_not_held(self, phase_id, action)
         return run
 
     # ------------------------------------------------------------------ commands
@@ -362,46 +379,95 @@ class Project:
         )
 
     def close_condition(self, condition_id: str, by: str, evidence: str, now: datetime) -> Change:
-        """Close a Conditional Go condition with evidence (phase owner or project manager)."""
-        check_text("condition id", condition_id)
-        cond = next((c for c in self.conditions if c.id == condition_id), None)
-        if cond is None:
-            known = ", ".join(c.id for c in self.conditions) or "none"
-            raise NotFound("condition", condition_id, f"project {self.code} has: {known}")
-        self.require_active("close a condition")
-        _require_evidence(evidence)
-        if cond.state != "open":
-            raise RuleViolation(
-                "condition-closed",
-                f"condition {condition_id} was already closed by {cond.closed_by} "
-                f"at {iso(cond.closed_at)}",
-                condition=condition_id,
-            )
-        owner = self.phase_def(cond.phase).owner
-        manager = self.snapshot.process.manager_role
-        if by not in self.team.get(owner, []) and by not in self.team.get(manager, []):
-            raise RuleViolation(
-                "not-assigned-to-role",
-                f"user {by!r} may not close condition {condition_id}: only the phase owner "
-                f"role {owner!r} or the manager role {manager!r} may",
-                user=by,
-                role=owner,
-                project=self.code,
-            )
-        old = cond.to_dict()
-        cond.state = "closed"
-        cond.closed_by = by
-        cond.closed_at = now
-        cond.evidence = evidence
-        self._emit(
-            ev.CONDITION_CLOSED,
-            phase=cond.phase,
-            gate=cond.gate,
-            data={"condition": cond.id, "text": cond.text, "by": by, "evidence": evidence},
+        """The condition's owner closes it with evidence (see ``domain/conditions.py``)."""
+        return cond_rules.close(self, condition_id, by, evidence, now)
+
+    def accept_condition(
+        self, condition_id: str, by: str, now: datetime, comment: str | None = None
+    ) -> Change:
+        """The raiser's role or the quality role accepts a closure (not whoever closed it)."""
+        return cond_rules.accept(self, condition_id, by, now, comment)
+
+    def reject_condition(self, condition_id: str, by: str, reason: str, now: datetime) -> Change:
+        """The raiser's role or the quality role sends a closure back (the condition reopens)."""
+        return cond_rules.reject(self, condition_id, by, reason, now)
+
+    def change_team(
+        self,
+        kind: str,
+        role: str,
+        user: str,
+        new_user: str | None,
+        by: str,
+        reason: str,
+        now: datetime,
+        *,
+        by_is_admin: bool = False,
+    ) -> Change:
+        """Add, replace or remove a person in a role (see ``domain/team.py``)."""
+        return team_rules.change_team(
+            self, kind, role, user, new_user, by, reason, now, by_is_admin=by_is_admin
         )
-        if self.phases[cond.phase].state == PhaseState.ACTIVE:
-            self._maybe_open_gate(cond.phase, now)
-        return Change("condition.close", condition_id, old, cond.to_dict())
+
+    def carry_deliverable(
+        self, phase_id: str, deliverable_id: str, by: str, reason: str, now: datetime
+    ) -> Change:
+        """After a recycle, the phase owner carries a deliverable of the reset cycle forward
+        (still valid, with a reason) instead of submitting the same document again."""
+        pdef = self.phase_def(phase_id)
+        ddef = next((d for d in pdef.deliverables if d.id == deliverable_id), None)
+        if ddef is None:
+            known = ", ".join(d.id for d in pdef.deliverables) or "none"
+            raise NotFound("deliverable", deliverable_id, f"phase {phase_id} has: {known}")
+        self.require_active("carry a deliverable forward")
+        run = self._require_phase_active(phase_id, f"carry deliverable {deliverable_id!r}")
+        self.require_role(by, pdef.owner, f"carry deliverable {deliverable_id!r} forward")
+        _require_reason(reason)
+        earlier = run.carryable.get(deliverable_id)
+        if earlier is None:
+            have = ", ".join(sorted(run.carryable)) or "none"
+            raise RuleViolation(
+                "nothing-to-carry",
+                f"phase {phase_id!r} has no earlier {deliverable_id!r} to carry forward (a "
+                f"recycle left: {have}); submit it instead",
+                phase=phase_id,
+                deliverable=deliverable_id,
+            )
+        if deliverable_id in run.deliverables:
+            raise RuleViolation(
+                "already-submitted",
+                f"deliverable {deliverable_id!r} of phase {phase_id!r} was already given in "
+                f"this cycle by {run.deliverables[deliverable_id].by}",
+                phase=phase_id,
+                deliverable=deliverable_id,
+            )
+        carried = Evidence(
+            by=earlier.by,
+            evidence=earlier.evidence,
+            at=earlier.at,
+            carried={
+                "by": by,
+                "at": iso(now),
+                "reason": reason,
+                "from_cycle": run.carryable_cycle,
+            },
+        )
+        run.deliverables[deliverable_id] = carried
+        run.contributors.add(by)
+        self._emit(
+            ev.DELIVERABLE_CARRIED,
+            phase=phase_id,
+            data={
+                "deliverable": deliverable_id,
+                "name": ddef.name,
+                "by": by,
+                "reason": reason,
+                "evidence": earlier.evidence,
+                "from_cycle": run.carryable_cycle,
+            },
+        )
+        self._maybe_open_gate(phase_id, now)
+        return Change("deliverable.carry", f"{phase_id}/{deliverable_id}", None, carried.to_dict())
 
     def sign(
         self,
@@ -414,12 +480,22 @@ class Project:
         *,
         comment: str | None = None,
         conditions: Iterable[str] = (),
+        condition_owner: Sequence[str] = (),
+        condition_due: Sequence[str] = (),
+        condition_blocks: Sequence[str] = (),
+        on_behalf_of: str | None = None,
+        on_behalf_of_name: str | None = None,
+        delegation: Delegation | None = None,
     ) -> Change:
         """Record an electronic signature on the gate's open review, then decide if due.
 
-        The signature must pass every rule of ``signing_rules.SIGNING_RULES``, in order.
+        The signature must pass every rule of ``signing_rules.SIGNING_RULES``, in order. A
+        delegate signs ``on_behalf_of`` a delegator under ``delegation`` (in force at ``now``).
         """
         gdef, pdef = self.gate_def(gate_id)
+        paired = cond_rules.pair_terms(
+            list(conditions), condition_owner, condition_due, condition_blocks
+        )
         attempt = Attempt(
             project=self,
             gate_id=gate_id,
@@ -429,8 +505,12 @@ class Project:
             role=role,
             decision=str(decision),
             meaning=str(meaning),
-            conditions=[c.strip() for c in conditions if c.strip()],
+            conditions=[text for text, _ in paired],
             comment=comment or "",
+            now=now,
+            on_behalf_of=on_behalf_of or None,
+            delegation=delegation,
+            terms=[term for _, term in paired],
         )
         for rule in SIGNING_RULES:
             rule.check(attempt)
@@ -447,6 +527,12 @@ class Project:
             record_hash=self.record_hash(review),
             comment=comment or None,
             conditions=conds,
+            on_behalf_of=attempt.on_behalf_of,
+            on_behalf_of_name=(on_behalf_of_name or attempt.on_behalf_of)
+            if attempt.on_behalf_of
+            else None,
+            delegation=delegation.summary() if attempt.on_behalf_of and delegation else None,
+            condition_terms=attempt.terms if any(attempt.terms) else [],
         )
         review.signatures.append(signature)
         self._emit(
@@ -463,7 +549,9 @@ class Project:
         if quota.veto and dec in VETO_DECISIONS:
             self._decide(review, dec, now, veto_by=signer.user)
         elif not self.missing(review):
-            outcome = max((s.decision for s in review.signatures), key=CONSERVATISM.__getitem__)
+            outcome = max(
+                (Decision(s.decision) for s in review.signatures), key=CONSERVATISM.__getitem__
+            )
             self._decide(review, outcome, now)
         return Change(
             "gate.sign",
@@ -472,38 +560,20 @@ class Project:
             {**signature.to_dict(), "gate": gate_id, "review": review.number},
         )
 
-    def put_on_hold(self, by: str, reason: str, now: datetime) -> Change:
-        """The project manager pauses the project; nothing can be submitted or signed."""
-        self._require_manager(by, "put the project on hold")
-        self.require_active("put it on hold")
-        _require_reason(reason)
-        self.state = ProjectState.ON_HOLD
-        self.hold = Hold(by=by, reason=reason, at=now)
-        self._emit(ev.PROJECT_ON_HOLD, data={"by": by, "reason": reason, "gate": None})
-        return Change("project.hold", self.code, {"state": "active"}, self.hold.to_dict())
+    def put_on_hold(self, by: str, reason: str, now: datetime, phase: str | None = None) -> Change:
+        """Hold the project (manager or quality role) or one phase (quality role); see
+        ``domain/holds.py``."""
+        return hold_rules.place(self, by, reason, now, phase)
 
     def resume(self, by: str, reason: str, now: datetime) -> Change:
-        """Resume a project on hold; after a gate's Hold decision the gate reopens afresh."""
-        self._require_manager(by, "resume the project")
-        if self.state != ProjectState.ON_HOLD:
-            raise RuleViolation(
-                "project-not-on-hold",
-                f"project {self.code} is {self.state.value}, not on hold",
-                project=self.code,
-                state=self.state.value,
-            )
-        _require_reason(reason)
-        hold = self.hold
-        assert hold is not None
-        self.state = ProjectState.ACTIVE
-        self.hold = None
-        self._emit(
-            ev.PROJECT_RESUMED,
-            data={"by": by, "reason": reason, "gate": hold.gate, "held_since": iso(hold.at)},
-        )
-        if hold.gate is not None and hold.phase is not None:
-            self._open_review(hold.phase, hold.gate, now, reopened=True)
-        return Change("project.resume", self.code, hold.to_dict(), {"state": "active"})
+        """The manager releases their holds; after a gate's Hold the gate reopens afresh."""
+        return hold_rules.resume(self, by, reason, now)
+
+    def release_hold(
+        self, hold_id: str, signer: Signer, meaning: Meaning | str, reason: str, now: datetime
+    ) -> Change:
+        """The quality role releases a quality hold with a signature."""
+        return hold_rules.release(self, hold_id, signer, meaning, reason, now)
 
     def _require_manager(self, by: str, action: str) -> None:
         self.require_role(by, self.snapshot.process.manager_role, action)
@@ -549,6 +619,8 @@ class Project:
         if any(c.id not in run.checks for c in gdef.checks):
             return
         if self.open_conditions(phase_id):
+            return
+        if hold_rules.phase_hold(self, phase_id) is not None:
             return
         run.state = PhaseState.GATE_REVIEW
         self._open_review(phase_id, pdef.gate, now)
@@ -596,20 +668,7 @@ class Project:
         if outcome in (Decision.GO, Decision.CONDITIONAL_GO):
             self._pass(review, outcome, now)
         elif outcome == Decision.HOLD:
-            self.state = ProjectState.ON_HOLD
-            self.hold = Hold(
-                by=veto_by or "gate",
-                reason=f"gate {review.gate} decided hold",
-                at=now,
-                gate=review.gate,
-                phase=phase_id,
-            )
-            self._emit(
-                ev.PROJECT_ON_HOLD,
-                phase=phase_id,
-                gate=review.gate,
-                data={"by": self.hold.by, "reason": self.hold.reason},
-            )
+            hold_rules.decided(self, review, now, veto_by)
         elif outcome == Decision.RECYCLE:
             self._recycle(review, now)
         else:
@@ -635,24 +694,7 @@ class Project:
         self._emit(ev.PHASE_COMPLETED, phase=phase_id, data={"outcome": outcome.value})
         successors = self.successors(phase_id)
         if outcome == Decision.CONDITIONAL_GO:
-            for sig in review.signatures:
-                for text in sig.conditions:
-                    for succ in successors:
-                        cond = Condition(
-                            id=f"C{len(self.conditions) + 1}",
-                            text=text,
-                            phase=succ,
-                            gate=review.gate,
-                            raised_by=sig.user,
-                            raised_at=now,
-                        )
-                        self.conditions.append(cond)
-                        self._emit(
-                            ev.CONDITION_OPENED,
-                            phase=succ,
-                            gate=review.gate,
-                            data={"condition": cond.id, "text": text, "raised_by": sig.user},
-                        )
+            cond_rules.raise_conditions(self, review, now)
         for succ in successors:
             sdef = self.phase_def(succ)
             ready = all(self.phases[a].state == PhaseState.COMPLETED for a in sdef.after)
@@ -663,10 +705,29 @@ class Project:
             self.completed_at = now
             self._emit(ev.PROJECT_COMPLETED, data={})
 
+    def recycle_scope(self, gate_id: str) -> list[str]:
+        """The phases (after ``recycle_to``) a recycle at ``gate_id`` would reset, in process
+        order: those on the paths from ``recycle_to`` to the gated phase (``recycle_resets:
+        path``, the default), or every phase downstream of ``recycle_to`` (``downstream``)."""
+        gdef, pdef = self.gate_def(gate_id)
+        target = gdef.recycle_to or pdef.id
+        if gdef.recycle_resets == "downstream":
+            scope = set(self.downstream(target))
+        else:
+            scope = between(graph_of(self.snapshot.process), target, pdef.id) - {target}
+        return [p.id for p in self.snapshot.process.phases if p.id in scope]
+
     def _recycle(self, review: GateReview, now: datetime) -> None:
         gdef = self.snapshot.gates[review.gate]
         target = gdef.recycle_to or review.phase
-        reset = [p for p in self.downstream(target) if self.phases[p].state != PhaseState.PENDING]
+        reset = [
+            p for p in self.recycle_scope(review.gate) if self.phases[p].state != PhaseState.PENDING
+        ]
+        for pid in [target, *reset]:
+            run = self.phases[pid]
+            if run.deliverables:
+                run.carryable = dict(run.deliverables)
+                run.carryable_cycle = run.cycle
         for pid in reset:
             run = self.phases[pid]
             run.close_cycle(now, "recycled")
@@ -740,6 +801,7 @@ class Project:
                 for r in self.open_reviews()
             ],
             "open_conditions": len(self.open_conditions()),
+            "people": sorted({u for users in self.team.values() for u in users}),
         }
 
     # ------------------------------------------------------------------ persistence
@@ -760,10 +822,14 @@ class Project:
             "reviews": [r.to_dict() for r in self.reviews],
             "conditions": [c.to_dict() for c in self.conditions],
             "hold": self.hold.to_dict() if self.hold else None,
+            "holds": [h.to_dict() for h in self.holds],
             "created_at": iso(self.created_at),
             "created_by": self.created_by,
             "completed_at": iso(self.completed_at),
             "baseline": self.baseline,
+            "baselines": [b.to_dict() for b in self.baselines],
+            "change_requests": [c.to_dict() for c in self.change_requests],
+            "budget": self.budget.to_dict() if self.budget is not None else None,
         }
 
     @classmethod
@@ -781,21 +847,23 @@ class Project:
             created_by=d.get("created_by", ""),
             reviews=[GateReview.from_dict(r) for r in d.get("reviews", [])],
             conditions=[Condition.from_dict(c) for c in d.get("conditions", [])],
-            hold=Hold.from_dict(d["hold"]) if d.get("hold") else None,
+            holds=_holds_of(d),
             completed_at=parse_time(d.get("completed_at")),
-            baseline=d.get("baseline"),
+            baselines=load_baselines(d, created),
+            change_requests=[ChangeRequest.from_dict(c) for c in d.get("change_requests") or []],
+            budget=Budget.from_dict(d["budget"]) if d.get("budget") else None,
         )
 
 
-def _require_evidence(evidence: str) -> None:
-    if not evidence or not evidence.strip():
-        raise RuleViolation(
-            "evidence-required", "evidence is required (a document reference, e.g. DMS id)"
-        )
-    check_text("evidence", evidence)
+def _holds_of(d: dict[str, Any]) -> list[Hold]:
+    """Every hold of a stored document; older documents kept only the current one."""
+    if "holds" in d:
+        return [Hold.from_dict(h) for h in d["holds"] or []]
+    if d.get("hold"):
+        hold = Hold.from_dict(d["hold"])
+        hold.id = hold.id or "H1"
+        return [hold]
+    return []
 
 
-def _require_reason(reason: str) -> None:
-    if not reason or not reason.strip():
-        raise RuleViolation("reason-required", "a reason is required")
-    check_text("reason", reason)
+__all__ = ["Change", "Project", "Signer"]

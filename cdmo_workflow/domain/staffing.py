@@ -11,7 +11,7 @@ someone who is not one of those independent signers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from ..spec.models import GateDef, PhaseDef, ProcessDef, SignoffQuota
@@ -97,49 +97,96 @@ def team_shortfalls(
     out: list[Shortfall] = []
     for phase in process.phases:
         gate = gates.get(phase.gate)
-        if gate is None:
-            continue
-        short = False
-        for q in gate.signoffs:
-            people = _people(team, q.role)
-            if len(people) < q.min:
-                short = True
-                out.append(
-                    Shortfall(
-                        gate.id,
-                        phase.id,
-                        q.role,
-                        q.min,
-                        len(people),
-                        f"gate {gate.id!r} needs {q.min} distinct {q.role!r} signer(s); the "
-                        f"team assigns {len(people)}"
-                        + (f" ({', '.join(people)})" if people else ""),
-                    )
-                )
-        if short:
-            continue
-        contributors = _contributor_roles(phase, gate)
-        if _feasible(gate.signoffs, team, contributors):
-            continue
-        needed = sum(q.min for q in gate.signoffs)
-        signers = {p for q in gate.signoffs for p in _people(team, q.role)}
-        wants = ", ".join(
-            f"{q.role}×{q.min}" + (" independent" if q.independent else "") for q in gate.signoffs
-        )
-        why = f"gate {gate.id!r} needs {needed} distinct signers ({wants})"
-        if any(q.independent for q in gate.signoffs) and contributors:
-            why += (
-                f" and independent signers who did not contribute to phase {phase.id!r} "
-                f"(contributing roles: {', '.join(contributors)})"
-            )
-        out.append(
-            Shortfall(
-                gate.id,
-                phase.id,
-                None,
-                needed,
-                len(signers),
-                f"{why}; the team's {len(signers)} people in those roles cannot provide them",
-            )
-        )
+        if gate is not None:
+            out.extend(_gate_shortfalls(phase, gate, team, list(gate.signoffs), set()))
     return out
+
+
+def remaining_shortfalls(
+    process: ProcessDef,
+    gates: Mapping[str, GateDef],
+    team: Mapping[str, Sequence[str]],
+    *,
+    done: Set[str],
+    signed: Mapping[str, Sequence[tuple[str, Set[str]]]],
+) -> list[Shortfall]:
+    """The gates still ahead that ``team`` could never pass (a team change's check).
+
+    ``done`` are the phases whose gates have passed (they need no one any more); ``signed``
+    maps a gate with an open review to its signatures so far, as ``(role, people)`` (the
+    signer and, for a delegated signature, the delegator): those signatures stay valid and
+    count, and their people cannot sign that review again.
+    """
+    out: list[Shortfall] = []
+    for phase in process.phases:
+        gate = gates.get(phase.gate)
+        if gate is None or phase.id in done:
+            continue
+        quotas: list[SignoffQuota] = []
+        used: set[str] = set()
+        have: dict[str, int] = {}
+        for role, people in signed.get(gate.id, ()):
+            have[role] = have.get(role, 0) + 1
+            used |= set(people)
+        for q in gate.signoffs:
+            left = q.min - have.get(q.role, 0)
+            if left > 0:
+                quotas.append(q.model_copy(update={"min": left}))
+        out.extend(_gate_shortfalls(phase, gate, team, quotas, used))
+    return out
+
+
+def _gate_shortfalls(
+    phase: PhaseDef,
+    gate: GateDef,
+    team: Mapping[str, Sequence[str]],
+    quotas: list[SignoffQuota],
+    used: Set[str],
+) -> list[Shortfall]:
+    """Why ``team`` (without the people in ``used``) cannot meet ``quotas`` at ``gate``."""
+    if used:
+        team = {r: [u for u in people if u not in used] for r, people in team.items()}
+    out: list[Shortfall] = []
+    for q in quotas:
+        people = _people(team, q.role)
+        if len(people) < q.min:
+            out.append(
+                Shortfall(
+                    gate.id,
+                    phase.id,
+                    q.role,
+                    q.min,
+                    len(people),
+                    f"gate {gate.id!r} needs {q.min} distinct {q.role!r} signer(s)"
+                    + (" more" if used else "")
+                    + f"; the team assigns {len(people)}"
+                    + (f" ({', '.join(people)})" if people else "")
+                    + (" who have not signed" if used else ""),
+                )
+            )
+    if out:
+        return out
+    contributors = _contributor_roles(phase, gate)
+    if _feasible(quotas, team, contributors):
+        return []
+    needed = sum(q.min for q in quotas)
+    signers = {p for q in quotas for p in _people(team, q.role)}
+    wants = ", ".join(
+        f"{q.role}×{q.min}" + (" independent" if q.independent else "") for q in quotas
+    )
+    why = f"gate {gate.id!r} needs {needed} distinct signers ({wants})"
+    if any(q.independent for q in quotas) and contributors:
+        why += (
+            f" and independent signers who did not contribute to phase {phase.id!r} "
+            f"(contributing roles: {', '.join(contributors)})"
+        )
+    return [
+        Shortfall(
+            gate.id,
+            phase.id,
+            None,
+            needed,
+            len(signers),
+            f"{why}; the team's {len(signers)} people in those roles cannot provide them",
+        )
+    ]

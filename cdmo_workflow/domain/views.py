@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .budget import budget_view
+from .change_records import ChangeRequest
+from .conditions import acceptors_of, owners_of
+from .holds import phase_hold
 from .project import Project
 from .records import iso
 
@@ -49,6 +53,7 @@ def status(project: Project) -> dict[str, Any]:
                     for c in gdef.checks
                 ],
                 "history": list(run.history),
+                "held_by": (hold.id if (hold := phase_hold(project, pdef.id)) else None),
             }
         )
     return {
@@ -67,10 +72,42 @@ def status(project: Project) -> dict[str, Any]:
         "created_by": project.created_by,
         "completed_at": iso(project.completed_at),
         "hold": project.hold.to_dict() if project.hold else None,
+        "holds": [h.to_dict() for h in project.holds],
         "phases": phases,
         "gates": project.gate_views(),
-        "conditions": [c.to_dict() for c in project.conditions],
+        "conditions": [
+            {
+                **c.to_dict(),
+                "owner": c.owner,
+                "owners": owners_of(project, c),
+                "done": c.done,
+            }
+            for c in project.conditions
+        ],
         "open_items": open_items(project),
+        "calendar": snap.calendar.id if snap.calendar is not None else None,
+        "budget": budget_view(project),
+        "baselines": [b.summary() for b in project.baselines],
+        "change_requests": [change_summary(c) for c in project.change_requests],
+    }
+
+
+def change_summary(cr: ChangeRequest) -> dict[str, Any]:
+    """One change request as ``project status`` and ``change list`` show it."""
+    return {
+        "id": cr.id,
+        "title": cr.title,
+        "state": cr.state.value,
+        "proposed_by": cr.proposed_by,
+        "proposed_at": iso(cr.proposed_at),
+        "schedule_impact": cr.schedule_impact,
+        "cost_impact": cr.cost_impact,
+        "currency": cr.currency,
+        "target_version": cr.target.version_hash if cr.target else None,
+        "target_ref": cr.target.ref if cr.target else None,
+        "approvers": [f"{a['role']} × {a['min']}" for a in cr.approvers],
+        "missing": cr.missing() if cr.state.value == "submitted" else [],
+        "signatures": len(cr.signatures),
     }
 
 
@@ -92,14 +129,21 @@ def open_items(project: Project) -> list[dict[str, Any]]:
         gdef = snap.gates[pdef.gate]
         items: list[dict[str, Any]] = []
 
-        def add(kind: str, item_id: str, name: str, role: str, items: list[Any] = items) -> None:
+        def add(
+            kind: str,
+            item_id: str,
+            name: str,
+            role: str,
+            items: list[Any] = items,
+            owners: list[str] | None = None,
+        ) -> None:
             items.append(
                 {
                     "kind": kind,
                     "id": item_id,
                     "name": name,
                     "owner_role": role,
-                    "owners": list(project.team.get(role, [])),
+                    "owners": list(project.team.get(role, [])) if owners is None else owners,
                 }
             )
 
@@ -110,8 +154,25 @@ def open_items(project: Project) -> list[dict[str, Any]]:
             if c.id not in run.checks:
                 add("check", c.id, c.name, c.confirmed_by)
         for cond in project.conditions:
-            if cond.phase == pdef.id and cond.state == "open":
-                add("condition", cond.id, cond.text, pdef.owner)
+            if not cond.blocks(pdef.id):
+                continue
+            if cond.state == "open":
+                role = cond.owner_role or (f"user {cond.owner_user}" if cond.owner_user else "")
+                add(
+                    "condition",
+                    cond.id,
+                    cond.text,
+                    role or pdef.owner,
+                    owners=owners_of(project, cond),
+                )
+            else:
+                add(
+                    "acceptance",
+                    cond.id,
+                    cond.text,
+                    " or ".join(r for r in (cond.raised_role, snap.process.quality_role) if r),
+                    owners=acceptors_of(project, cond),
+                )
         out.append({"phase": pdef.id, "name": pdef.name, "gate": pdef.gate, "items": items})
     return out
 
@@ -150,14 +211,16 @@ def must_meet_items(project: Project, gate_id: str) -> list[dict[str, Any]]:
             }
         )
     for cond in project.conditions:
-        if cond.phase == pdef.id:
+        if pdef.id in cond.phases:
             items.append(
                 {
                     "kind": "condition",
                     "id": cond.id,
                     "name": cond.text,
                     "required": True,
-                    "done": cond.state == "closed",
+                    "done": cond.done,
+                    "state": cond.state,
+                    "accepted_by": cond.accepted_by,
                     "evidence": cond.evidence,
                     "by": cond.closed_by,
                     "at": iso(cond.closed_at),

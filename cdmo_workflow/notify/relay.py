@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from cdmo_workflow.notify.masking import mask_text, quiet_apprise, register_secret_url
-from cdmo_workflow.notify.targets import ConfigFile, config_file, db_targets
+from cdmo_workflow.notify.targets import ConfigFile, config_file, db_targets, db_zones
 from cdmo_workflow.notify.templates import Message, render
 from cdmo_workflow.store.outbox import OutboxMarks, OutboxQueue, outbox_marks
 from cdmo_workflow.store.outbox import db_now as db_now  # re-exported (tests, callers)
@@ -105,8 +105,10 @@ class _Sender:
         body_format: str,
         ui_url: str | None,
         timeout: float,
+        zones: Mapping[str, str] | None = None,
     ) -> None:
         self.targets = targets
+        self.zones = dict(zones or {})
         self.config = config
         self.body_format = body_format
         self.ui_url = ui_url
@@ -148,6 +150,7 @@ class _Sender:
             return _Outcome(False, reason, retry=False)
         payload = dict(row["payload"] or {})
         payload["recipient"] = user
+        payload["recipient_tz"] = self.zones.get(user)  # local times in the message
         message: Message = render(
             payload,
             notify_event=row["notify_event"],
@@ -247,8 +250,10 @@ def relay_once(
         rows = queue.claim(now=clock(), batch=batch, lease=lease)
         if not rows:
             return stats
-        targets = db_targets(conn, {r["recipient"] for r in rows})
-    sender = _Sender(targets, config_file(apprise_config), body_format, ui_url, timeout)
+        recipients = {r["recipient"] for r in rows}
+        targets = db_targets(conn, recipients)
+        zones = db_zones(conn, recipients)
+    sender = _Sender(targets, config_file(apprise_config), body_format, ui_url, timeout, zones)
     with engine.connect() as conn, outbox_marks(conn) as marks:
         for row in rows:
             outcome = sender.send(row)

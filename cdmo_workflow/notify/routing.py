@@ -30,6 +30,9 @@ GATE_SIGNERS = "*signers*"
 PHASE_OWNER = "*phase-owner*"
 MANAGER = "*manager*"
 ADMIN = "*admin*"
+CHANGE_APPROVERS = "*change-approvers*"
+"""The roles a change request needs approval from (its ``approver_roles``)."""
+FINANCE = "*finance*"
 
 BUILTIN_DEFAULTS: dict[str, tuple[str, ...]] = {
     "started": (EVERY_TEAM_ROLE,),
@@ -47,6 +50,19 @@ BUILTIN_DEFAULTS: dict[str, tuple[str, ...]] = {
     "reminder": (GATE_SIGNERS,),
     "escalation": (MANAGER,),
     "security": (ADMIN, MANAGER),
+    "change-proposed": (MANAGER,),
+    "change-submitted": (CHANGE_APPROVERS, MANAGER),
+    "change-signed": (MANAGER,),
+    "change-approved": (CHANGE_APPROVERS, MANAGER),
+    "change-rejected": (CHANGE_APPROVERS, MANAGER),
+    "change-applied": (EVERY_TEAM_ROLE,),
+    "change-withdrawn": (CHANGE_APPROVERS, MANAGER),
+    "team-changed": (MANAGER,),
+    "condition-accepted": (PHASE_OWNER, MANAGER),
+    "condition-rejected": (PHASE_OWNER, MANAGER),
+    "condition-reminder": (),
+    "condition-escalation": (MANAGER,),
+    "budget-overrun": (MANAGER, FINANCE),
 }
 """Placeholders used when no ``notify:`` block names an event; expanded by :func:`roles_for`."""
 
@@ -68,6 +84,7 @@ def _expand(
     team: Mapping[str, Sequence[str]],
     gate: GateDef | None,
     phase_id: str | None,
+    approvers: Sequence[str] = (),
 ) -> list[str]:
     process = snapshot.process
     roles: list[str] = []
@@ -86,6 +103,11 @@ def _expand(
         elif item == ADMIN:
             if process.admin_role:
                 roles.append(process.admin_role)
+        elif item == CHANGE_APPROVERS:
+            roles.extend(approvers)
+        elif item == FINANCE:
+            if process.finance_role:
+                roles.append(process.finance_role)
         else:
             roles.append(item)
     return list(dict.fromkeys(roles))
@@ -98,8 +120,10 @@ def roles_for(
     *,
     gate: GateDef | None = None,
     phase: str | None = None,
+    approvers: Sequence[str] = (),
 ) -> list[str]:
-    """The roles that hear of ``notify_event`` (see the module docstring for the order)."""
+    """The roles that hear of ``notify_event`` (see the module docstring for the order);
+    ``approvers`` are the roles a change request needs (``*change-approvers*``)."""
     process = snapshot.process
     chosen: Sequence[str] | None = None
     if gate is not None and notify_event in gate.notify:
@@ -112,7 +136,7 @@ def roles_for(
         chosen = process.notify["default"]
     if chosen is None:
         chosen = BUILTIN_DEFAULTS.get(notify_event, (MANAGER,))
-    return _expand(chosen, snapshot, team, gate, phase)
+    return _expand(chosen, snapshot, team, gate, phase, approvers)
 
 
 def people_of(roles: Iterable[str], team: Mapping[str, Sequence[str]]) -> list[str]:
@@ -193,8 +217,16 @@ def outbox_rows(
             continue
         gate = _gate_of(event, snapshot)
         gate_id = event.gate or (gate.id if gate else None)
-        roles = roles_for(notify_event, snapshot, team, gate=gate, phase=event.phase)
+        approvers = [str(r) for r in event.data.get("approver_roles") or ()]
+        roles = roles_for(
+            notify_event, snapshot, team, gate=gate, phase=event.phase, approvers=approvers
+        )
         people = people_of(roles, team)
+        # people an event names besides its roles: a condition's owner, whom a team change
+        # concerns (also someone just removed from the team)
+        for user in event.data.get("notify_users") or ():
+            if isinstance(user, str) and user not in people:
+                people.append(user)
         if not people:
             continue
         payload = base_payload(
@@ -356,3 +388,61 @@ def escalation_rows(
         },
         context=context,
     )
+
+
+CONDITION_REMINDER_EVENT = "condition.reminder"
+CONDITION_ESCALATION_EVENT = "condition.escalation"
+
+
+def condition_rows(
+    kind: str,
+    *,
+    snapshot: ProcessSnapshot,
+    project: str,
+    condition: Mapping[str, Any],
+    period: int,
+    recipients: Sequence[str],
+    context: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Reminder (``condition-reminder``) or escalation (``condition-escalation``) rows for a
+    condition that is not done: to its owners (or acceptors) every ``remind_every`` of its
+    gate's SLA, and to the escalation roles once it is overdue."""
+    cid = str(condition["id"])
+    payload = base_payload(
+        snapshot=snapshot,
+        project=project,
+        notify_event=kind,
+        phase=condition.get("phase"),
+        gate_id=condition.get("gate"),
+        context=context,
+    )
+    payload.update(
+        {
+            "condition": cid,
+            "text": condition.get("text"),
+            "state": condition.get("state"),
+            "owner": condition.get("owner"),
+            "due_at": _iso(condition.get("due_at")),
+            "period": period,
+        }
+    )
+    name = CONDITION_REMINDER_EVENT if kind == "condition-reminder" else CONDITION_ESCALATION_EVENT
+    payload["event"] = {
+        "name": name,
+        "project": project,
+        "phase": condition.get("phase"),
+        "gate": condition.get("gate"),
+        "data": {"condition": cid, "period": period},
+    }
+    return [
+        {
+            "dedup_key": f"{project}:sla:condition:{cid}:{kind}:{period}:{user}",
+            "event": name,
+            "notify_event": kind,
+            "project": project,
+            "gate": condition.get("gate"),
+            "recipient": user,
+            "payload": payload,
+        }
+        for user in dict.fromkeys(recipients)
+    ]

@@ -34,6 +34,11 @@ def db_targets(conn: Connection, users: Iterable[str]) -> dict[str, list[str]]:
     return TargetRepository(conn).urls_of(users)
 
 
+def db_zones(conn: Connection, users: Iterable[str]) -> dict[str, str]:
+    """user id -> the IANA zone the user chose (``users add --tz``, ``users tz``)."""
+    return TargetRepository(conn).zones_of(users)
+
+
 @dataclass
 class ConfigFile:
     """An apprise configuration file, re-read when it changes on disk."""

@@ -1,43 +1,49 @@
 """The SLA watcher: reminders to missing signers and escalations of overdue gate reviews.
 
-For each open gate review of an active project whose gate has an ``sla``:
+Which notices are due when is the pure rule of :mod:`cdmo_workflow.notify.sla_notices`
+(:func:`due_notices`; the dry-run simulator calls the same function). This module adds the
+database: it reads the open gate reviews of active projects, and records each notice once.
 
-* every ``remind_every`` after the review opened (period ``n = floor(elapsed / remind_every)``,
-  n >= 1), each team member of a role whose quota is not met, and who has not signed this
-  review, gets one reminder for period ``n`` (a watcher that missed periods sends only the
-  current one);
-* once the review is overdue (strictly after ``opened_at + decide_within``: the one rule of
-  :mod:`cdmo_workflow.domain.sla`), the escalation roles get one escalation (period 1).
+Conditions of a Conditional Go with a due date are watched the same way: every
+``remind_every`` of their gate's SLA after they were raised, the people who must act (the
+owner while open, the acceptors once closed) get a reminder (``condition-reminder``); once the
+condition is overdue (``is_overdue(due_at, now)``), its owners and the gate's escalation roles
+get one escalation (``condition-escalation``). Their ledger rows use ``condition:<id>`` as
+the gate and review 0.
 
 Exactly-once comes from the database: a notice is an ``sla_notices`` row, unique on
 (project, gate, review, kind, period, recipient), inserted with ``ON CONFLICT DO NOTHING``
 in the same unit of work as its outbox row (``uow.sla.record`` then ``uow.outbox.add``; the
 queries are ``cdmo_workflow.store.sla``'s). Any number of watchers on any schedule send each
-notice once. Business-day durations (``10bd``) skip weekends.
+notice once. Business-day durations (``10bd``) skip weekends, and the holidays and shutdowns
+of the site calendar the project pinned (:mod:`cdmo_workflow.domain.calendar`): a holiday
+inside a ``remind_every: 2bd`` window moves the reminder to the next working day.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cdmo_workflow.domain.sla import gate_due_at, is_overdue, missing_quotas
 from cdmo_workflow.notify.relay import resolve_engine
-from cdmo_workflow.notify.routing import (
-    escalation_roles,
-    escalation_rows,
-    people_of,
-    reminder_rows,
+from cdmo_workflow.notify.sla_notices import (
+    CONDITION_ESCALATION,
+    CONDITION_REMINDER,
+    ESCALATION,
+    REMINDER,
+    Notice,
+    due_notices,
+    periods_elapsed,
 )
-from cdmo_workflow.spec.durations import Duration, add_business_days, parse_duration
 from cdmo_workflow.spec.models import ProcessSnapshot
 from cdmo_workflow.store.sla import NOTICE_KEYS
 from cdmo_workflow.store.uow import UnitOfWork
 
 log = logging.getLogger("cdmo_workflow.notify.watcher")
+
+__all__ = ["Notice", "WatchStats", "due_notices", "periods_elapsed", "watch_forever", "watch_once"]
 
 
 @dataclass
@@ -51,104 +57,8 @@ class WatchStats:
     seconds: float = 0.0
 
 
-@dataclass(frozen=True)
-class Notice:
-    """One reminder or escalation due now, with its outbox row."""
-
-    project: str
-    gate: str
-    review: int
-    kind: str
-    period: int
-    recipient: str
-    row: dict[str, Any] = field(hash=False, compare=False)
-
-
-def _parse_time(text: str | datetime) -> datetime:
-    if isinstance(text, datetime):
-        return text
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def periods_elapsed(every: Duration, start: datetime, now: datetime) -> int:
-    """How many whole ``every`` periods lie between ``start`` and ``now`` (0 before the first)."""
-    if now <= start:
-        return 0
-    if every.business_days is None:
-        return int((now - start) / every.delta)
-    n = every.business_days
-    # business days elapsed, counted like add_business_days (weekend start -> next Monday)
-    weeks, _ = divmod((now - start).days, 7)
-    k = max((weeks * 5) // n - 1, 0)  # a safe lower bound, then step forward
-    while add_business_days(start, n * (k + 1)) <= now:
-        k += 1
-    return k
-
-
-def _missing_roles(review: Mapping[str, Any], snapshot: ProcessSnapshot) -> list[str]:
-    """The roles still short of their quota, by the domain's one rule (on the raw document)."""
-    gate = snapshot.gates[review["gate"]]
-    signatures = review.get("signatures") or []
-    return [m["role"] for m in missing_quotas(gate, (s.get("role") for s in signatures))]
-
-
-def due_notices(
-    document: Mapping[str, Any],
-    snapshot: ProcessSnapshot,
-    now: datetime,
-    *,
-    context: Mapping[str, Any] | None = None,
-) -> list[Notice]:
-    """Every reminder and escalation due at ``now`` for one project document. Pure."""
-    if document.get("state", "active") != "active":
-        return []
-    code = str(document["code"])
-    team: Mapping[str, Sequence[str]] = document.get("team") or {}
-    ctx = {"customer": document.get("customer"), **(context or {})}
-    notices: list[Notice] = []
-    for review in document.get("reviews") or []:
-        if review.get("state") != "open":
-            continue
-        gate = snapshot.gates.get(review["gate"])
-        if gate is None or gate.sla is None:
-            continue
-        opened = _parse_time(review["opened_at"])
-        number = int(review.get("number", 1))
-        missing = _missing_roles(review, snapshot)
-        if not missing:
-            continue
-        due_at = gate_due_at(gate, opened)
-        common = {
-            "snapshot": snapshot,
-            "project": code,
-            "phase": review.get("phase"),
-            "gate_id": gate.id,
-            "review": number,
-            "missing_roles": missing,
-            "opened_at": opened,
-            "due_at": due_at,
-            "context": ctx,
-        }
-        if gate.sla.remind_every:
-            period = periods_elapsed(parse_duration(gate.sla.remind_every), opened, now)
-            if period >= 1:
-                signed = {s.get("user") for s in review.get("signatures") or []}
-                people = [u for u in people_of(missing, team) if u not in signed]
-                for row in reminder_rows(period=period, recipients=people, **common):
-                    notices.append(
-                        Notice(code, gate.id, number, "reminder", period, row["recipient"], row)
-                    )
-        if is_overdue(due_at, now):
-            people = people_of(escalation_roles(snapshot, gate), team)
-            for row in escalation_rows(recipients=people, **common):
-                notices.append(
-                    Notice(code, gate.id, number, "escalation", 1, row["recipient"], row)
-                )
-    return notices
-
-
 def _key(n: Notice) -> tuple[str, str, int, str, int, str]:
-    return (n.project, n.gate, n.review, n.kind, n.period, n.recipient)
+    return n.key
 
 
 def _fields(n: Notice) -> dict[str, Any]:
@@ -169,7 +79,7 @@ def watch_once(db: Any, now: datetime | None = None) -> WatchStats:
     stats = WatchStats()
     with UnitOfWork(resolve_engine(db)) as uow:
         at = now or uow.now()
-        candidates = uow.sla.open_gate_projects()
+        candidates = uow.sla.open_gate_projects()  # and those with open conditions
         stats.projects = len(candidates)
         hashes = dict(candidates)
         missing = set(hashes.values()) - set(_snapshot_cache)
@@ -197,8 +107,10 @@ def watch_once(db: Any, now: datetime | None = None) -> WatchStats:
                     row["payload"] = payload
                     rows.append(row)
                 uow.outbox.add(rows, at=at)
-            stats.reminders = sum(1 for n in fresh if n.kind == "reminder")
-            stats.escalations = sum(1 for n in fresh if n.kind == "escalation")
+            stats.reminders = sum(1 for n in fresh if n.kind in (REMINDER, CONDITION_REMINDER))
+            stats.escalations = sum(
+                1 for n in fresh if n.kind in (ESCALATION, CONDITION_ESCALATION)
+            )
         uow.commit()
     stats.seconds = time.perf_counter() - started
     log.info(

@@ -1,7 +1,8 @@
 """Body of the action flows: a form with choices from the database, then one service call.
 
-An action deployment (start project, submit deliverable, confirm check, close condition,
-hold, resume) takes at most the project code as its parameter. Its run suspends with a form
+An action deployment (start project, submit deliverable, confirm check, close and accept
+condition, hold, resume, release a quality hold) takes at most the project code as its
+parameter. Its run suspends with a form
 built like the sign-off form: selects from the database (the deliverables, checks and
 conditions still open; the processes for a new project; the projects when none was given),
 the actor's user id and password (``SecretStr``). The run reads its input and deletes it
@@ -29,17 +30,36 @@ from .. import service
 from ..domain.errors import EngineError, NotFound
 from ..markup import md
 from . import naming
-from .forms import USER_MAX, _literal, _select
-from .gate_review import flow_context, pending_inputs, relay_now, suspend_with_message
-from .signoff import _logger
+from .action_fields import NothingToDo, _choice, _text
+from .change_forms import (
+    CHANGE_ACTIONS,
+    CHANGE_TITLES,
+    PICK_STATES,
+    change_arguments,
+    change_choices,
+    change_fields,
+    describe_changes,
+)
+from .forms import USER_MAX
+from .gate_review import flow_context, relay_now, suspend_with_message
+from .signoff import _logger, pending_inputs
+
+
+def _release_hold(ctx: Any, *, by: str, password: str, **kw: Any) -> service.CommandResult:
+    """A quality hold's release is a signature: the password, never a session."""
+    return service.release_hold(ctx, user=by, password=password, **kw)
+
 
 ACTIONS: dict[str, Callable[..., service.CommandResult]] = {
     "start_project": service.start_project,
     "submit_deliverable": service.submit_deliverable,
     "confirm_check": service.confirm_check,
     "close_condition": service.close_condition,
+    "accept_condition": service.accept_condition,
     "hold_project": service.hold_project,
     "resume_project": service.resume_project,
+    **CHANGE_ACTIONS,
+    "release_hold": _release_hold,
 }
 
 TITLES = {
@@ -47,9 +67,14 @@ TITLES = {
     "submit_deliverable": "Submit a deliverable",
     "confirm_check": "Confirm a check",
     "close_condition": "Close a condition",
-    "hold_project": "Put the project on hold",
+    "accept_condition": "Accept a condition's closure",
+    "hold_project": "Put the project (or a phase) on hold",
     "resume_project": "Resume the project",
+    **CHANGE_TITLES,
+    "release_hold": "Release a quality hold (signature)",
 }
+
+WHOLE_PROJECT = "(the whole project)"
 
 
 REFUSED_STATE = "Refused"
@@ -57,15 +82,10 @@ REFUSED_STATE = "Refused"
 
 PICK_KEY = "pick-project"
 FORM_KEY = "action"
-TEXT_MAX = 500
 
 
 class ActionRefused(Exception):
     """The engine refused the command (already audited); the run ends with the reason."""
-
-
-class NothingToDo(Exception):
-    """The form would have no choice to offer (nothing open of that kind)."""
 
 
 class _Raw(BaseModel):
@@ -107,30 +127,10 @@ def _user_fields() -> dict[str, Any]:
     }
 
 
-def _text(title: str, description: str, position: int) -> tuple[Any, Any]:
-    return (
-        str,
-        Field(
-            title=title,
-            description=description,
-            min_length=1,
-            max_length=TEXT_MAX,
-            json_schema_extra={"position": position},
-        ),
-    )
-
-
-def _choice(title: str, description: str, values: list[str], position: int) -> tuple[Any, Any]:
-    if not values:
-        raise NothingToDo(f"nothing to choose for {title.lower()}")
-    return (
-        _literal(values),
-        Field(title=title, description=description, json_schema_extra=_select(values, position)),
-    )
-
-
 def choices(ctx: Any, name: str, code: str | None) -> dict[str, dict[str, Any]]:
     """For each select of the form: shown value → the service arguments it stands for."""
+    if name in CHANGE_ACTIONS:
+        return change_choices(ctx, name, code)
     if name == "start_project":
         from ..spec.loader import load_catalog
 
@@ -160,13 +160,28 @@ def choices(ctx: Any, name: str, code: str | None) -> dict[str, dict[str, Any]]:
                     label = f"{ph['name']} / {c['name']} [{c['id']}, by {c['confirmed_by']}]"
                     out[label] = {"gate": ph["gate"], "check": c["id"]}
         return {"check": out}
-    if name == "close_condition":
+    if name in ("close_condition", "accept_condition"):
         out = {}
+        wanted = "open" if name == "close_condition" else "closed"
         for c in project.conditions:
-            if c.state == "open":
+            if c.state == wanted and (wanted == "open" or c.needs_acceptance):
                 text = c.text if len(c.text) <= 80 else c.text[:77] + "..."
-                out[f"{c.id}: {text}"] = {"condition_id": c.id}
+                owner = f", owner {c.owner}" if c.owner else ""
+                out[f"{c.id}: {text} [{c.state}{owner}]"] = {"condition_id": c.id}
         return {"condition": out}
+    if name == "hold_project":
+        phases: dict[str, Any] = {WHOLE_PROJECT: {}}
+        for ph in status["phases"]:
+            if ph["state"] != "completed":
+                phases[f"{ph['name']} [{ph['id']}, {ph['state']}]"] = {"phase": ph["id"]}
+        return {"scope": phases}
+    if name == "release_hold":
+        out = {}
+        for h in project.holds:
+            if h.active and h.quality:
+                why = h.reason if len(h.reason) <= 60 else h.reason[:57] + "..."
+                out[f"{h.id}: {h.scope}, by {h.by}: {why}"] = {"hold_id": h.id}
+        return {"hold": out}
     return {}
 
 
@@ -215,8 +230,44 @@ def build_action_form(
             "Condition", "Conditions still open (id: text).", list(opts["condition"]), 0
         )
         fields["evidence"] = _text("Evidence", "Reference to the evidence it is met.", 10)
-    elif name in ("hold_project", "resume_project"):
+    elif name == "accept_condition":
+        fields["condition"] = _choice(
+            "Condition",
+            "Conditions closed by their owner and waiting for acceptance (the raiser's role or "
+            "the quality role accepts; never whoever closed it).",
+            list(opts["condition"]),
+            0,
+        )
+    elif name == "hold_project":
+        fields["scope"] = _choice(
+            "What to hold",
+            "The whole project (project manager or quality role), or one phase (quality role "
+            "only; only the quality role releases a quality hold).",
+            list(opts["scope"]),
+            0,
+        )
+        fields["reason"] = _text("Reason", "Why; recorded and sent to the team.", 1)
+    elif name == "resume_project":
         fields["reason"] = _text("Reason", "Why; recorded and sent to the team.", 0)
+    elif name in CHANGE_ACTIONS:
+        fields.update(change_fields(name, opts))
+    elif name == "release_hold":
+        from ..domain.records import Meaning
+
+        fields["hold"] = _choice(
+            "Quality hold",
+            "The active quality holds (id: scope, by: reason).",
+            list(opts["hold"]),
+            0,
+        )
+        fields["meaning"] = _choice(
+            "Meaning of the signature",
+            "What your signature means (21 CFR 11.50): approval, review, responsibility or "
+            "authorship.",
+            [m.value for m in Meaning],
+            1,
+        )
+        fields["reason"] = _text("Reason", "Why the hold can be released; recorded.", 2)
     fields.update(_user_fields())
     model = create_model("Action_" + name, __base__=RunInput, **fields)
     return model.with_initial_data(description=description), opts
@@ -226,7 +277,13 @@ def build_pick_form(ctx: Any, name: str) -> type[Any]:
     from prefect.input import RunInput
     from pydantic import create_model
 
-    states = ["on-hold"] if name == "resume_project" else ["active"]
+    states = {
+        "resume_project": ["on-hold"],
+        "release_hold": ["on-hold", "active"],
+        "hold_project": ["active", "on-hold"],
+    }.get(name, ["active"])
+    if name in CHANGE_ACTIONS:
+        states = PICK_STATES
     codes = [p["code"] for p in service.list_projects(ctx, states)]
     if not codes:
         raise NothingToDo(f"no {' or '.join(states)} project")
@@ -248,6 +305,8 @@ def describe_action(ctx: Any, name: str, code: str | None) -> str:
         "then ends: **Completed** when the action was recorded, **Refused** with the reason as "
         "its state message when it was refused; its Artifacts tab holds the result either way.",
     ]
+    if name in CHANGE_ACTIONS and code:
+        lines += describe_changes(ctx, name, code)
     return "\n".join(lines)
 
 
@@ -255,6 +314,8 @@ def service_arguments(
     name: str, code: str | None, data: dict[str, Any], opts: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
     """The service function's keyword arguments from the form's (validated) values."""
+    if name in CHANGE_ACTIONS:
+        return change_arguments(name, code, data, opts)
     by = str(data.get("user") or "").strip()
     if name == "start_project":
         chosen = opts["process"].get(str(data.get("process")))
@@ -275,15 +336,21 @@ def service_arguments(
         "submit_deliverable": "deliverable",
         "confirm_check": "check",
         "close_condition": "condition",
+        "accept_condition": "condition",
+        "hold_project": "scope",
+        "release_hold": "hold",
     }.get(name)
     if field:
         chosen = opts[field].get(str(data.get(field)))
         if chosen is None:
             raise NothingToDo(f"{data.get(field)!r} is not open any more; start the action again")
         args.update(chosen)
+    if name in ("submit_deliverable", "confirm_check", "close_condition"):
         args["evidence"] = str(data.get("evidence") or "").strip()
-    else:
+    elif name in ("hold_project", "resume_project", "release_hold"):
         args["reason"] = str(data.get("reason") or "").strip()
+    if name == "release_hold":
+        args["meaning"] = str(data.get("meaning") or "")
     return args
 
 
@@ -338,7 +405,7 @@ def run_action(name: str, project: str | None = None) -> Any:
                 else:
                     form = build_pick_form(ctx, name)
                     key = PICK_KEY + (f"-{shown}" if shown else "")
-                    raw = suspend_with_message(client, run_id, form, key, "Choose the project")
+                    _, raw = suspend_with_message(client, run_id, form, key, "Choose the project")
                     code = str((raw or {}).get("project") or "") or None
                 if code is None:
                     return refuse("no project chosen")
@@ -353,11 +420,9 @@ def run_action(name: str, project: str | None = None) -> Any:
             else:
                 key = FORM_KEY + (f"-{shown}" if shown else "")
                 message = f"Waiting for the form: {TITLES[name]}"
-                got = suspend_with_message(client, run_id, form, key, message)
+                input_key, got = suspend_with_message(client, run_id, form, key, message)
                 with contextlib.suppress(Exception):
-                    client.delete_flow_run_input(
-                        flow_run_id=run_id, key=f"{naming.SUSPENDED_PREFIX}{key}-response"
-                    )
+                    client.delete_flow_run_input(flow_run_id=run_id, key=input_key)
                 data = got or {}
         except NothingToDo as exc:
             return refuse(str(exc))

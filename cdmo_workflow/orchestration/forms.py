@@ -44,6 +44,7 @@ class SignOffInput(BaseModel):
     meaning: str = ""
     comment: str | None = None
     conditions: list[str] = Field(default_factory=list)
+    on_behalf_of: str = ""
     password: SecretStr = SecretStr("")
 
 
@@ -206,8 +207,22 @@ def build_form(project: Project, review: GateReview, description: str) -> type[A
                 default_factory=list,
                 title="Conditions",
                 description="Only with a conditional-go: one condition per entry. The next "
-                "phases' gates stay shut until each is closed with evidence.",
+                "phases' gates stay shut until its owner closes it with evidence and the "
+                "raiser's role or QA accepts the closure (owner and due date: the defaults, "
+                "or set them with `cdmo gate sign --condition-owner/--condition-due`).",
                 json_schema_extra=extra(5),
+            ),
+        ),
+        "on_behalf_of": (
+            str,
+            Field(
+                default="",
+                title="On behalf of",
+                description="Leave empty to sign as yourself. A delegate enters the user id of "
+                "the person they sign for (a delegation from that person must be in force); "
+                "the signature shows both names.",
+                max_length=USER_MAX,
+                json_schema_extra=extra(6),
             ),
         ),
         "password": (
@@ -215,7 +230,7 @@ def build_form(project: Project, review: GateReview, description: str) -> type[A
             Field(
                 title="Password",
                 description=signature_statement(project, review),
-                json_schema_extra=extra(6),
+                json_schema_extra=extra(7),
             ),
         ),
     }
@@ -308,14 +323,19 @@ def describe(
             comment = s.comment or ""
             if s.conditions:
                 comment = (comment + " Conditions: " + "; ".join(s.conditions)).strip()
+            behalf = ""
+            if s.on_behalf_of:  # a delegate's signature shows both names
+                who = names.get(s.on_behalf_of, s.on_behalf_of_name or s.on_behalf_of)
+                behalf = f" on behalf of {_cell(who)} ({_cell(s.on_behalf_of)})"
             lines.append(
-                f"| {_cell(s.name)} ({_cell(s.user)}) | {_cell(s.role)} | {s.decision.value} "
-                f"| {s.meaning.value} | {ui_time(s.signed_at)} | {_cell(comment)} |"
+                f"| {_cell(s.name)} ({_cell(s.user)}){behalf} | {_cell(s.role)} "
+                f"| {s.decision.value} | {s.meaning.value} | {ui_time(s.signed_at)} "
+                f"| {_cell(comment)} |"
             )
     else:
         lines.append("_No signature yet._")
     lines += ["", "### Still missing", ""]
-    signed = {s.user for s in review.signatures}
+    signed = {u for s in review.signatures for u in s.people}
     independent = {q.role for q in gdef.signoffs if q.independent}
     for m in project.missing(review):
         people = [

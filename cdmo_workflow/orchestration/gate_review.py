@@ -11,13 +11,14 @@ A resumed run re-executes from the top (Prefect's suspend semantics): it reads t
 database again and finds the stored input in the run-input store, so re-execution never
 records anything twice (each sign-off also carries an idempotency key derived from the run
 id and the input key). The input is deleted from Prefect as soon as it is read, so no
-password stays in Prefect's database. Invalid input never fails the run: the refusal is
-shown above the next form.
+password stays in Prefect's database; the deletion is also the claim: an input that the
+event subscriber (``subscriber.py``) deleted first is its to apply, and the run just reads
+the database again. Invalid input never fails the run: the refusal is shown above the
+next form.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 from typing import Any
@@ -32,28 +33,12 @@ from .forms import (
     refresh_input,
     refusal_text,
 )
-from .signoff import _logger, process_input
-from .state import last_attempt, last_seq, review_is_live, user_names
+from .signoff import _logger, claim_input, pending_inputs, process_input
+from .state import form_facts, last_seq, review_is_live
 
 log = logging.getLogger("cdmo_workflow.orchestration")
 
 MAX_PASSES = 50  # a run handles at most this many inputs before waiting again (safety net)
-
-
-def pending_inputs(client: Any, run_id: UUID) -> tuple[list[tuple[str, str]], set[str]]:
-    """(unprocessed responses as (key, json) oldest first, pause keys already used)."""
-    items = client.filter_flow_run_input(
-        flow_run_id=run_id, key_prefix=naming.SUSPENDED_PREFIX, limit=1000, exclude_keys=set()
-    )
-    responses: list[tuple[Any, str, str]] = []
-    used: set[str] = set()
-    for item in items:
-        if item.key.endswith("-response"):
-            responses.append((item.created, item.key, item.value))
-        elif item.key.endswith("-schema"):
-            used.add(item.key[len(naming.SUSPENDED_PREFIX) : -len("-schema")])
-    responses.sort(key=lambda r: (r[0] is None, r[0], r[1]))
-    return [(k, v) for _, k, v in responses], used
 
 
 def form_schema(form: Any) -> dict[str, Any]:
@@ -65,15 +50,16 @@ def form_schema(form: Any) -> dict[str, Any]:
 
 def suspend_with_message(
     client: Any, run_id: UUID, form: Any, key: str, message: str
-) -> dict[str, Any] | None:
+) -> tuple[str, Any]:
     """``suspend_flow_run`` with a state message (the refusal, when there is one).
 
     The same steps as Prefect's ``suspend_flow_run`` (propose Suspended, then store the
     form's schema and description: the server deletes a keyset's inputs when the run enters
     Paused, so they cannot be stored first), plus the state ``message`` the UI shows beside
-    the state, and a lenient load: when the key had fired already (re-execution) the stored
-    input is returned as a plain dict (a form with required fields cannot be built empty),
-    or None. Raises ``Pause`` when the run is suspended.
+    the state, and a lenient load: when the key had fired already (re-execution) it returns
+    the response's input key and the stored input as a plain dict (a form with required
+    fields cannot be built empty), or None when there is none. Raises ``Pause`` when the run
+    is suspended.
     """
     from prefect._flow_run_suspension import mark_flow_run_suspension_requested
     from prefect.exceptions import Abort, Pause
@@ -92,8 +78,8 @@ def suspend_with_message(
         try:
             raw = client.read_flow_run_input(flow_run_id=run_id, key=keyset["response"])
         except Exception:
-            return None
-        return json.loads(raw) if raw else None
+            return keyset["response"], None
+        return keyset["response"], json.loads(raw) if raw else None
     if not state.is_paused():
         raise RuntimeError(f"Flow run cannot be suspended; the API answered {state}")
     # After the state: the server deletes a keyset's inputs when the run enters Paused.
@@ -134,9 +120,11 @@ def action_links(ctx: Any, client: Any, code: str) -> dict[str, str]:
 def flow_context(run_id: UUID | None) -> Any:
     """A service context whose commits update Prefect, except for this very run."""
     from .hooks import PrefectHook
+    from .people import install as install_people
 
     ctx = service.open_context()
     ctx.after_commit.append(PrefectHook(ctx, exclude_run_id=run_id, trigger_relay=False))
+    install_people(ctx, None)  # "waiting for me" run tags and tasks-<user> artifacts
     return ctx
 
 
@@ -171,16 +159,18 @@ def review_gate(project: str, gate: str, review: int) -> dict[str, Any]:
     with get_client(sync_client=True) as client:
         for _ in range(MAX_PASSES):
             try:
-                proj = service.load_project(ctx, project)
+                facts = form_facts(ctx, project, gate)
             except NotFound:
                 logger.warning("project %s is not in this database: nothing to review", project)
                 return {"project": project, "gate": gate, "review": review, "missing": True}
+            proj = facts.project
             if not review_is_live(proj, gate, review):
                 return _finish(ctx, proj, gate, review, accepted, logger)
             responses, used = pending_inputs(client, run_id)
             if responses:
                 key, raw = responses[0]
-                client.delete_flow_run_input(flow_run_id=run_id, key=key)  # password gone
+                if not claim_input(client, run_id, key):  # the subscriber took it
+                    continue
                 note, sig = process_input(ctx, project, gate, raw, f"{run_id}:{key}")
                 if sig:
                     accepted.append(sig)
@@ -191,7 +181,7 @@ def review_gate(project: str, gate: str, review: int) -> dict[str, Any]:
                 else:
                     logger.info("input processed (refresh or refused sign-off)")
                 continue
-            seq = last_seq(ctx, project)
+            seq = facts.seq
             base = f"{gate}-{review}-{seq}"
             n = 0
             while (f"{base}-{n}" if n else base) in used:
@@ -199,14 +189,16 @@ def review_gate(project: str, gate: str, review: int) -> dict[str, Any]:
             key = f"{base}-{n}" if n else base
             r = proj.open_review(gate)
             assert r is not None
-            attempt = last_attempt(ctx, project, gate)
+            attempt = facts.attempt
             refusal = refusal_text(attempt, note, seq)
             links = action_links(ctx, client, project)
-            text = describe(proj, r, user_names(ctx), attempt, note, links=links, seq=seq)
+            text = describe(proj, r, facts.names, attempt, note, links=links, seq=seq)
             form = build_form(proj, r, text)
             message = f"REFUSED: {refusal}" if refusal else f"Waiting for sign-off of {r.gate}"
             try:
-                raw_value = suspend_with_message(client, run_id, form, key, message[:500])
+                input_key, raw_value = suspend_with_message(
+                    client, run_id, form, key, message[:500]
+                )
             except Pause:
                 # The database may have changed between our read and the suspend (a CLI
                 # sign-off whose refresh found us still running): wake ourselves up.
@@ -214,12 +206,11 @@ def review_gate(project: str, gate: str, review: int) -> dict[str, Any]:
                     client.resume_flow_run(run_id, run_input=refresh_input(form_schema(form)))
                 raise
             # The key had fired already and its input was not in the store listing (race):
-            # process what the store held, then make sure it is deleted.
-            with contextlib.suppress(Exception):
-                client.delete_flow_run_input(
-                    flow_run_id=run_id, key=f"{naming.SUSPENDED_PREFIX}{key}-response"
-                )
-            note, sig = process_input(ctx, project, gate, raw_value or {}, f"{run_id}:{key}")
+            # process what the store held if this run owns it (it deleted it).
+            if raw_value is None or not claim_input(client, run_id, input_key):
+                note = None
+                continue
+            note, sig = process_input(ctx, project, gate, raw_value, f"{run_id}:{input_key}")
             if sig:
                 accepted.append(sig)
     raise RuntimeError(f"gate run for {project}/{gate} handled {MAX_PASSES} inputs in one go")

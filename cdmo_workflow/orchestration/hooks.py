@@ -36,6 +36,7 @@ PROJECT_WIDE = {
     "project.resumed",
     "project.completed",
     "project.killed",
+    "project.migrated",  # an approved change moved the project: every gate form may change
 }
 GATE_EVENTS = {"gate.signed", "gate.decided", "gate.reopened"}
 CREATE_ON = {"gate.opened", "gate.reopened", "project.resumed"}
@@ -159,7 +160,7 @@ class PrefectHook:
                     gates: set[str] | None = None
                 else:
                     gates = {e.gate for e in result.events if e.name in GATE_EVENTS and e.gate}
-                    gates |= self._gates_of_reset_phases(code, result.events)
+                    gates |= self._gates_of_reset_phases(code, result)
                 if gates is None or gates:
                     refresh_waiting(client, code, gates, exclude=self.exclude_run_id)
                 if names & CREATE_ON:
@@ -167,17 +168,17 @@ class PrefectHook:
                 if self.trigger_relay:
                     self._start_relay(client, code, result.audit_seq)
             if self.artifacts:
-                publish_project(self.ctx, code)
+                publish_project(self.ctx, code, result.aggregate)
                 if names & PORTFOLIO_ON:
                     publish_portfolio(self.ctx)
 
-    def _gates_of_reset_phases(self, code: str, events: list[Any]) -> set[str]:
-        phases = {e.phase for e in events if e.name == "phase.reset" and e.phase}
+    def _gates_of_reset_phases(self, code: str, result: Any) -> set[str]:
+        phases = {e.phase for e in result.events if e.name == "phase.reset" and e.phase}
         if not phases:
             return set()
         from .. import service
 
-        project = service.load_project(self.ctx, code)
+        project = result.aggregate or service.load_project(self.ctx, code)
         return {project.phase_def(p).gate for p in phases}
 
     @staticmethod

@@ -20,8 +20,10 @@ ACTION_DEPLOYMENTS = (
     "submit-deliverable",
     "confirm-check",
     "close-condition",
+    "accept-condition",
     "hold-project",
     "resume-project",
+    "release-hold",
 )
 
 

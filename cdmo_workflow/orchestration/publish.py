@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .. import service
+from ..domain.calendar import calendar_of
 from ..domain.events import DomainEvent
 from ..domain.project import Project
 from ..domain.records import ProjectState, iso, parse_time
 from ..markup import md, safe_url
 from . import naming
-from .state import audit_summary, user_names
+from .state import artifact_facts
 
 _NS = uuid.UUID("1b7c3c2e-8d0e-4f5e-9a54-6d1f0c9e2a10")
 
@@ -81,7 +82,7 @@ def project_markdown(ctx: Any, project: Project) -> str:
     from ..domain.views import status
 
     s = status(project)
-    names = user_names(ctx)
+    names, a = artifact_facts(ctx, project.code)
 
     def who(uid: str) -> str:
         return f"{md(names.get(uid, uid))} ({md(uid)})"
@@ -130,7 +131,10 @@ def project_markdown(ctx: Any, project: Project) -> str:
         lines.append("_None._")
     for g in open_gates:
         signed = ", ".join(
-            f"{md(x['name'])} ({md(x['role'])}, {md(x['decision'])})" for x in g["signatures"]
+            f"{md(x['name'])}"
+            + (f" on behalf of {who(x['on_behalf_of'])}" if x.get("on_behalf_of") else "")
+            + f" ({md(x['role'])}, {md(x['decision'])})"
+            for x in g["signatures"]
         )
         missing = []
         for m in g["missing"]:
@@ -141,12 +145,32 @@ def project_markdown(ctx: Any, project: Project) -> str:
             f"{naming.ui_time(g['opened_at'])}): signed: {signed or 'nobody yet'}; "
             f"missing: {'; '.join(missing)}"
         )
-    conds = [c for c in s["conditions"] if c.get("state") == "open"]
+    conds = [c for c in s["conditions"] if not c.get("done")]
     if conds:
         lines += ["", "## Open conditions", ""]
-        lines += [f"- {md(c['id'])} on {md(c['phase'])}: {md(c['text'])}" for c in conds]
+        for c in conds:
+            state = "closed, awaiting acceptance" if c["state"] == "closed" else c["state"]
+            due = f", due {naming.ui_time(c['due_at'])}" if c.get("due_at") else ""
+            evidence = f", evidence {md(c['evidence'])}" if c.get("evidence") else ""
+            owner = md(c.get("owner") or "phase owner or manager")
+            lines.append(
+                f"- {md(c['id'])} ({md(state)}; owner {owner}{due}{evidence}) blocks "
+                f"{md(', '.join(c.get('phases') or [c['phase']]))}: {md(c['text'])}"
+            )
+    holds = [h for h in s.get("holds") or [] if h.get("released_at") is None]
+    if holds:
+        lines += ["", "## Holds", ""]
+        for h in holds:
+            kind = "quality hold" if h.get("quality") else "hold"
+            where = f"phase {h['held_phase']}" if h.get("held_phase") else "the project"
+            lines.append(
+                f"- {md(h.get('id') or '')}: {kind} on {md(where)} by {who(h['by'])} since "
+                f"{naming.ui_time(h['at'])}: {md(h['reason'])}"
+            )
     lines += ["", _forecast_section(ctx, project)]
-    a = audit_summary(ctx, project.code)
+    from ..reports.markdown import budget_markdown
+
+    lines += ["", budget_markdown(project)] if project.budget is not None else []
     lines += [
         "",
         "## Audit trail",
@@ -198,11 +222,13 @@ def _forecast_section(ctx: Any, project: Project) -> str:
     return text
 
 
-def publish_project(ctx: Any, code: str) -> str:
-    """Create or update the ``project-<code>`` markdown artifact; returns its key."""
+def publish_project(ctx: Any, code: str, project: Project | None = None) -> str:
+    """Create or update the ``project-<code>`` markdown artifact; returns its key.
+    ``project``: the aggregate a command just saved (a post-commit hook), else loaded."""
     from prefect.artifacts import create_markdown_artifact
 
-    project = service.load_project(ctx, code)
+    if project is None or project.code != code:
+        project = service.load_project(ctx, code)
     key = naming.artifact_key(code)
     with warnings.catch_warnings():  # the CLI hook publishes outside a flow run on purpose
         warnings.simplefilter("ignore", FutureWarning)
@@ -214,19 +240,15 @@ def publish_project(ctx: Any, code: str) -> str:
     return key
 
 
-def sla_status(opened_at: datetime, decide_within: str | None, now: datetime) -> tuple[str, str]:
-    """("on time" | "due soon" | "overdue" | "no SLA", due date ISO)."""
-    from ..spec.durations import parse_duration
+def sla_status(
+    opened_at: datetime, decide_within: str | None, now: datetime, calendar: Any = None
+) -> tuple[str, str]:
+    """("on time" | "due soon" | "overdue" | "no SLA", due date ISO): the one SLA rule of
+    ``domain/sla.py``, with the project's site calendar."""
+    from ..domain.sla import sla_status as rule
 
-    if not decide_within:
-        return "no SLA", ""
-    dur = parse_duration(decide_within)
-    due = dur.add_to(opened_at)
-    if now > due:
-        return "overdue", iso(due) or ""
-    total = (due - opened_at).total_seconds() or 1.0
-    left = (due - now).total_seconds()
-    return ("due soon" if left <= 0.25 * total else "on time"), iso(due) or ""
+    status, due = rule(opened_at, decide_within, now, calendar)
+    return status, (iso(due) or "") if due is not None else ""
 
 
 def portfolio_rows(ctx: Any, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -247,7 +269,12 @@ def portfolio_rows(ctx: Any, now: datetime | None = None) -> list[dict[str, Any]
         for r in reviews:
             gdef = project.snapshot.gates[r.gate]
             opened = parse_time(iso(r.opened_at)) or now
-            status, due = sla_status(opened, gdef.sla.decide_within if gdef.sla else None, now)
+            status, due = sla_status(
+                opened,
+                gdef.sla.decide_within if gdef.sla else None,
+                now,
+                calendar_of(project.snapshot),
+            )
             rows.append(
                 {
                     **base,

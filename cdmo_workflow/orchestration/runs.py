@@ -19,6 +19,7 @@ from .. import service
 from ..domain.records import ProjectState
 from . import naming
 from .forms import refresh_input_for
+from .run_tags import gate_run_tags
 from .state import last_seqs, live_reviews, project_states, resume_epoch, resume_epochs
 
 log = logging.getLogger("cdmo_workflow.orchestration")
@@ -58,11 +59,7 @@ def ensure_gate_runs(ctx: Any, client: Any, codes: list[str] | None = None) -> l
                     dep,
                     parameters={"project": code, "gate": review.gate, "review": review.number},
                     name=naming.run_name(code, gname),
-                    tags=[
-                        naming.project_tag(code),
-                        naming.customer_tag(project.customer),
-                        naming.gate_tag(review.gate),
-                    ],
+                    tags=gate_run_tags(ctx, project, review.gate),
                     idempotency_key=key,
                 )
                 state = run.state
@@ -234,7 +231,7 @@ def clear_inputs(
     """Delete every run input a dead run left in Prefect (the sign-off form's answer holds a
     password). An answer the run never processed is applied first, with the idempotency key
     the run itself would have used, so a signature is neither lost nor recorded twice."""
-    from .signoff import process_input
+    from .signoff import claim_input, process_input
 
     key = _review_key(run)
     items = client.filter_flow_run_input(
@@ -245,9 +242,11 @@ def clear_inputs(
         key=lambda i: (i.created is None, i.created, i.key),
     )
     for item in responses:
-        with contextlib.suppress(Exception):
-            client.delete_flow_run_input(flow_run_id=run.id, key=item.key)
-        if live and key is not None:
+        try:
+            mine = claim_input(client, run.id, item.key)
+        except Exception:  # left for the next pass: never applied unless deleted here
+            continue
+        if mine and live and key is not None:
             try:
                 _, sig = process_input(ctx, key[0], key[1], item.value, f"{run.id}:{item.key}")
             except Exception as exc:  # never lose the pass over one bad input
@@ -287,11 +286,7 @@ def create_gate_run(ctx: Any, client: Any, review: Any, epoch: int, after: Any =
             deployment_id(client),
             parameters={"project": review.project, "gate": review.gate, "review": review.review},
             name=naming.run_name(review.project, gname),
-            tags=[
-                naming.project_tag(review.project),
-                naming.customer_tag(review.customer),
-                naming.gate_tag(review.gate),
-            ],
+            tags=gate_run_tags(ctx, project, review.gate),
             idempotency_key=key,
         )
         if run.state is None or not run.state.is_final():

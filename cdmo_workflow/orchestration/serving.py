@@ -73,7 +73,7 @@ def load_flow_module(name: str) -> ModuleType:
 
 
 def deployments(*, schedules: bool = True) -> list[Any]:
-    """The served deployments: gate-review, the six actions, housekeeping (scheduled) and
+    """The served deployments: gate-review, the action deployments, housekeeping (scheduled) and
     the single-pass reconcile, relay and SLA watch (unscheduled)."""
     gr = load_flow_module("gate_review")
     actions = load_flow_module("actions")
@@ -137,14 +137,33 @@ def start_housekeeping(client: Any | None = None) -> None:
     client.create_flow_run_from_deployment(dep.id, tags=[HOUSEKEEPING_TAG])
 
 
-def serve(deps: list[Any], *, limit: int | None = None) -> None:
+def serve(deps: list[Any], *, limit: int | None = None, subscriber: bool = True) -> None:
     """Serve until interrupted (blocks). Flow-run subprocesses inherit a 30 s heartbeat
-    (Prefect's default, 180 s, is longer than the zombie automation's 75 s window)."""
+    (Prefect's default, 180 s, is longer than the zombie automation's 75 s window). The
+    sign-off subscriber (``subscriber.py``) runs beside the runner unless turned off."""
     from prefect import serve as prefect_serve
 
     os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", str(HEARTBEAT_SECONDS))
+    if subscriber:
+        start_subscriber()
 
     prefect_serve(*deps, print_starting_message=False, pause_on_shutdown=False, limit=limit)
+
+
+def start_subscriber() -> Any:
+    """Start the sign-off subscriber in a daemon thread; its INFO lines go to stderr."""
+    import logging
+
+    from .subscriber import SignOffSubscriber
+
+    logger = logging.getLogger("cdmo_workflow.subscriber")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return SignOffSubscriber().start()
 
 
 ZOMBIE_AUTOMATION = "cdmo: crash gate runs without heartbeat"

@@ -40,13 +40,32 @@ def resume_epoch(ctx: Context, code: str) -> int:
         return uow.audit.last_accepted("project.resume", code).get(code, 0)
 
 
-def last_attempt(ctx: Context, code: str, gate: str, window: int = 200) -> Attempt | None:
-    """The latest ``gate.sign`` row (accepted or refused) for ``gate`` in the last rows."""
+@dataclass(frozen=True)
+class FormFacts:
+    """What a gate run's next form shows, read together."""
+
+    project: Project
+    seq: int
+    """The last audit sequence number of the project's chain (0 for none)."""
+    attempt: Attempt | None
+    names: dict[str, str]
+    """user id → printed name."""
+
+
+def form_facts(ctx: Context, code: str, gate: str, window: int = 200) -> FormFacts:
+    """The project, its chain head, the gate's latest sign-off attempt and the printed names,
+    in one read-only unit of work (a gate run reads them once per form, not four times)."""
+    from ..service.runner import load
+
     with ctx.db.unit_of_work(read_only=True) as uow:
+        project, _ = load(ctx, uow, code)
         last = uow.audit.last(code)
-        if last is None:
-            return None
-        rows = uow.audit.list(code, after_seq=max(0, last.seq - window))
+        rows = uow.audit.list(code, after_seq=max(0, last.seq - window)) if last else []
+        names = {u.user_id: u.name for u in uow.users.list()}
+    return FormFacts(project, last.seq if last else 0, _latest_attempt(rows, gate), names)
+
+
+def _latest_attempt(rows: Any, gate: str) -> Attempt | None:
     for rec in reversed(rows):
         if rec.action != "gate.sign":
             continue
@@ -55,18 +74,24 @@ def last_attempt(ctx: Context, code: str, gate: str, window: int = 200) -> Attem
     return None
 
 
-def audit_summary(ctx: Context, code: str, last: int = 8) -> dict[str, Any]:
+def artifact_facts(ctx: Context, code: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """(user id → printed name, the audit summary) for the project artifact, one read."""
+    with ctx.db.unit_of_work(read_only=True) as uow:
+        names = {u.user_id: u.name for u in uow.users.list()}
+        return names, _audit_summary(ctx, uow, code)
+
+
+def _audit_summary(ctx: Context, uow: Any, code: str, last: int = 8) -> dict[str, Any]:
     """Counts of accepted and refused commands, the latest rows, and whether the chain's head
     is the one its newest signed checkpoint records. The cost does not grow with the history:
     the full verification is `cdmo audit verify` and the housekeeping run's."""
     from ..audit.checkpoints import last_checkpoint
 
-    with ctx.db.unit_of_work(read_only=True) as uow:
-        counts = uow.audit.outcome_counts(code)
-        tail = []
-        rec = uow.audit.last(code)
-        if rec is not None:
-            tail = uow.audit.list(code, after_seq=max(0, rec.seq - last))
+    counts = uow.audit.outcome_counts(code)
+    tail = []
+    rec = uow.audit.last(code)
+    if rec is not None:
+        tail = uow.audit.list(code, after_seq=max(0, rec.seq - last))
     cp = last_checkpoint(ctx.settings.checkpoint_dir, code)
     anchored = rec is not None and cp is not None and (cp.seq, cp.hash) == (rec.seq, rec.hash)
     return {
@@ -101,12 +126,6 @@ def review_is_live(project: Project, gate: str, review: int) -> bool:
         return False
     r = project.open_review(gate)
     return r is not None and r.number == review and r.state == ReviewState.OPEN
-
-
-def user_names(ctx: Context) -> dict[str, str]:
-    """user id → printed name, for descriptions and artifacts."""
-    with ctx.db.unit_of_work(read_only=True) as uow:
-        return {u.user_id: u.name for u in uow.users.list()}
 
 
 # ---------------------------------------------------------------- bulk reads (reconcile)

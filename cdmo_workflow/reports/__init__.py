@@ -6,7 +6,8 @@ them, so importing this package costs nothing for the other commands.
 * :func:`forecast_markdown` (``reports.markdown``) - the forecast as Markdown, for the Prefect
   project artifact.
 * ``reports.charts`` - timeline (Gantt) and portfolio pictures, PNG and SVG.
-* ``reports.html`` - the self-contained project and portfolio reports.
+* ``reports.html`` - the self-contained project (``--for internal``) and portfolio reports.
+* ``reports.customer`` - the customer profile (``--for customer``): no ids, hashes or git data.
 * ``reports.audit_print`` - the inspector's printout of the audit trail.
 """
 

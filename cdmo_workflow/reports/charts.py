@@ -6,7 +6,7 @@ global backend switch, nothing shown on screen, safe in threads of a server.
 
 Colours and marks (each one is explained in the picture's legend):
 
-* grey bar - the baseline (the plan when the project started);
+* grey bar - the baseline (the agreed plan, as the latest approved change left it);
 * light blue bar - the forecast; light red with a red edge - a phase on the critical path;
 * dark blue bar - where a phase actually ran (lighter while it still runs, hatched purple for
   a run that a recycle ended);
@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .. import display
 from ..domain.forecast import Forecast, forecast, gate_due, overdue_gates
 from ..domain.records import ReviewState
 
@@ -79,15 +80,11 @@ def _style() -> Iterator[None]:
 
 
 def _fmt_day(t: datetime) -> str:
-    return t.strftime("%d %b %Y")
+    return display.spoken_day(t)
 
 
 def _slip(days: float | None) -> str:
-    if days is None:
-        return "n/a"
-    if abs(days) < 0.05:
-        return "on plan"
-    return f"{days:+.0f} d" if float(days).is_integer() else f"{days:+.1f} d"
+    return display.spoken_slip(days)
 
 
 def _num(t: datetime) -> float:
@@ -335,7 +332,7 @@ def timeline_figure(project: Project, fc: Forecast | None = None) -> Figure:
         ax.set_title(_subtitle(fc), loc="left", pad=22, fontsize=8.5, fontweight="normal")
 
         candidates: list[tuple[str, Any]] = [
-            ("baseline", Patch(color=BASELINE, label="Baseline (plan at start)")),
+            ("baseline", Patch(color=BASELINE, label="Baseline (agreed plan)")),
             ("forecast", Patch(facecolor=FORECAST, edgecolor="#6baed6", label="Forecast")),
             (
                 "critical",

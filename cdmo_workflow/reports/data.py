@@ -84,3 +84,61 @@ def load_portfolio(
             snap = _snapshot(uow, cache, version_hash)
             out.append(Project.from_dict(document, snap))
         return out, uow.now()
+
+
+def load_history(ctx: Any, projects: Sequence[Project]) -> dict[str, list[float]]:
+    """The site's completed runs of the phases (by id and by kind) of ``projects``, across
+    every project in the database, as ratios of actual to planned length (one query)."""
+    from ..domain.montecarlo import ratios
+
+    ids: set[str] = set()
+    kinds: set[str] = set()
+    for project in projects:
+        for pdef in project.snapshot.process.phases:
+            ids.add(pdef.id)
+            if pdef.kind:
+                kinds.add(pdef.kind)
+    with ctx.db.unit_of_work(read_only=True) as uow:
+        runs = uow.history.runs(ids, kinds)
+    return ratios(runs)
+
+
+def load_names(ctx: Any, user_ids: Sequence[str]) -> dict[str, str]:
+    """user id -> printed name, in one query (the customer report shows names, not ids)."""
+    with ctx.db.unit_of_work(read_only=True) as uow:
+        names: dict[str, str] = uow.users.names(user_ids)
+        return names
+
+
+def hold_history(ctx: Any, code: str) -> list[dict[str, Any]]:
+    """Every hold of a project, from its audit trail: when, who, why, and when it ended.
+
+    ``{held_at, by, reason, gate, resumed_at, resumed_by, resume_reason}``, oldest first;
+    ``resumed_at`` is None while the hold lasts. A gate's Hold decision names the gate.
+    """
+    holds: list[dict[str, Any]] = []
+    with ctx.db.unit_of_work(read_only=True) as uow:
+        for row in uow.audit.rows(code):
+            if row["outcome"] != "accepted":
+                continue
+            for event in row["events"] or []:
+                name, data = event.get("name"), event.get("data") or {}
+                if name == "project.on-hold":
+                    holds.append(
+                        {
+                            "held_at": row["at"],
+                            "by": data.get("by"),
+                            "reason": data.get("reason"),
+                            "gate": event.get("gate"),
+                            "resumed_at": None,
+                            "resumed_by": None,
+                            "resume_reason": None,
+                        }
+                    )
+                elif name == "project.resumed" and holds and holds[-1]["resumed_at"] is None:
+                    holds[-1].update(
+                        resumed_at=row["at"],
+                        resumed_by=data.get("by"),
+                        resume_reason=data.get("reason"),
+                    )
+    return holds

@@ -13,7 +13,12 @@ benchmark.
   solvent method), which opens a condition on both transfer phases;
 * analytical method transfer: condition closed, gate ``method-transfer`` go on 30 October;
 * technology transfer: gate ``gmp-readiness`` recycled by QA's veto on 10 November (an
-  FMEA action still open); the second run started then and is under way.
+  FMEA action still open); the second run started then and is under way;
+* budget (CHF): every phase quoted on 2 June; development ran over its quote (the transfer
+  recycle and the second development batch); commitments and actuals from the ERP export
+  ``HX-042-costs.csv`` below.
+
+Every project is started in CHF, the site's currency.
 """
 
 from __future__ import annotations
@@ -28,7 +33,29 @@ from typing import Any
 PASSWORD = "demo-password-2026"
 ROOT = Path(__file__).resolve().parents[2]
 PROCESS = "api-clinical-program"
+CURRENCY = "CHF"
 TODAY = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+QUOTES = {
+    "scoping": "45000",
+    "process-development": "380000",
+    "tech-transfer": "210000",
+    "analytical-transfer": "95000",
+    "clinical-supply": "1250000",
+    "process-validation": "980000",
+    "commercial-readiness": "160000",
+}
+"""The quotes of HX-042 (CHF), as agreed in the work order."""
+
+HELIX_COSTS = """phase,kind,amount,ref,note,booked_on
+scoping,actual,41250.00,INV-26-0611,Proposal and feasibility,2026-06-24
+process-development,committed,120000.00,PO-4500-0107,Development batch 2 (raw materials),
+process-development,actual,289500.00,INV-26-0912,Route scouting and batches 1-3,2026-09-22
+analytical-transfer,actual,88700.00,INV-26-1030,Method transfer,2026-10-30
+tech-transfer,committed,64000.00,PO-4500-0131,FMEA actions and equipment fit,
+tech-transfer,actual,97300.00,INV-26-1110,Transfer run 1,2026-11-10
+"""
+"""HX-042's ERP export: development ends up over its quote (the default threshold, 100 %)."""
 
 USERS: dict[str, tuple[str, list[str]]] = {
     "alice": ("Alice Martin", ["pm"]),
@@ -103,10 +130,28 @@ class Demo:
         from .. import service
 
         self.clock.set(when)
-        service.start_project(self.ctx, code, PROCESS, customer, TEAM, "alice", password=PASSWORD)
+        service.start_project(
+            self.ctx, code, PROCESS, customer, TEAM, "alice", password=PASSWORD, currency=CURRENCY
+        )
+
+    def quote(self, code: str, when: str, quotes: dict[str, str]) -> None:
+        from ..service import budget
+
+        self.clock.set(when)
+        for phase, amount in quotes.items():
+            budget.set_quote(self.ctx, code, phase, amount, "alice", password=PASSWORD)
+
+    def costs(self, code: str, when: str, content: str) -> None:
+        from ..service import budget
+
+        self.clock.set(when)
+        budget.import_costs(
+            self.ctx, code, content, f"{code}-costs.csv", "alice", password=PASSWORD
+        )
 
     def work(self, code: str, phase: str, when: str, *, skip: Sequence[str] = ()) -> None:
-        """Submit every required deliverable, confirm every check, close open conditions."""
+        """Submit every required deliverable, confirm every check, close and accept the
+        conditions that block the phase."""
         from .. import service
 
         self.clock.set(when)
@@ -127,10 +172,18 @@ class Demo:
                 service.confirm_check(
                     self.ctx, code, pdef.gate, c.id, user, evidence, password=PASSWORD
                 )
+        from ..domain.conditions import acceptors_of, owners_of
+
         for cond in project.open_conditions(phase):
-            service.close_condition(
-                self.ctx, code, cond.id, "alice", f"DMS-{code}-{cond.id}", password=PASSWORD
-            )
+            closer = cond.closed_by
+            if cond.state == "open":  # its owner closes it (the PM by default) ...
+                closer = owners_of(project, cond)[0]
+                service.close_condition(
+                    self.ctx, code, cond.id, closer, f"DMS-{code}-{cond.id}", password=PASSWORD
+                )
+            # ... and QA (or the raiser's role) accepts the closure
+            acceptor = next(u for u in acceptors_of(project, cond) if u != closer)
+            service.accept_condition(self.ctx, code, cond.id, acceptor, password=PASSWORD)
 
     def sign(
         self,
@@ -179,6 +232,7 @@ class Demo:
 def build_helix(demo: Demo) -> None:
     """HX-042: a conditional go, a recycle, and a transfer under way (see the module doc)."""
     demo.start("HX-042", "Helix Bio", "2026-06-01")
+    demo.quote("HX-042", "2026-06-02", QUOTES)
     demo.work("HX-042", "scoping", "2026-06-19")
     demo.sign("HX-042", "scoping-go", "2026-06-22", only=["pm"])
     demo.sign("HX-042", "scoping-go", "2026-06-24", only=["customer", "site-head"])
@@ -210,6 +264,7 @@ def build_helix(demo: Demo) -> None:
         service.submit_deliverable(
             demo.ctx, "HX-042", "tech-transfer", d, user, f"DMS-HX-042-{d}-rev2", password=PASSWORD
         )
+    demo.costs("HX-042", "2026-11-20 15:00", HELIX_COSTS)
 
 
 def build_portfolio(demo: Demo) -> None:

@@ -6,9 +6,10 @@ orchestration package calls :func:`forecast_markdown` with the project it alread
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from .. import display
 from ..domain.forecast import Forecast, forecast, overdue_gates
 from ..markup import md, safe_url
 
@@ -17,15 +18,11 @@ if TYPE_CHECKING:
 
 
 def _day(t: datetime | None) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%d") if t else "–"
+    return display.day(t, "–")
 
 
 def _slip(days: float | None) -> str:
-    if days is None:
-        return "–"
-    if abs(days) < 0.05:
-        return "0"
-    return f"{days:+.1f}".replace(".0", "")
+    return display.slip(days, "–")
 
 
 def _cell(text: str) -> str:
@@ -91,3 +88,34 @@ def forecast_markdown(
 
 def _day_text(value: str) -> str:
     return value[:10]
+
+
+def budget_markdown(project: Project) -> str:
+    """The budget as a Markdown table (quoted, committed, actual, remaining per phase and in
+    total) for the project artifact; empty for a project without a currency."""
+    from ..domain.budget import budget_view
+
+    view = budget_view(project)
+    if view is None:
+        return ""
+    cur = view["currency"]
+
+    def m(value: str | None) -> str:
+        return display.money(value, cur, "–", code=False)
+
+    lines = [
+        f"### Budget ({cur})",
+        "",
+        "| Phase | Quoted | Committed | Actual | Remaining | Burn |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in [*view["phases"], {"name": "**Total**", **view["total"]}]:
+        burn = f"{row['burn_percent']} %" if row.get("burn_percent") else "–"
+        flag = " (overrun)" if row.get("over") else ""
+        name = row["name"] if row["name"] == "**Total**" else _cell(row["name"])
+        lines.append(
+            f"| {name}{flag} | {m(row['quoted'])} | {m(row['committed'])} | "
+            f"{m(row['actual'])} | {m(row['remaining'])} | {burn} |"
+        )
+    lines += ["", f"Overrun: committed plus actual above {view['threshold']} of the quote."]
+    return "\n".join(lines) + "\n"

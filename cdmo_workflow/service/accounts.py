@@ -68,12 +68,19 @@ def _has_target(step: Step, user_id: str, extra: Sequence[str] = ()) -> bool:
 
 
 def _create(
-    step: Step, user_id: str, name: str, roles: Sequence[str], pw_hash: str, notify: Sequence[str]
+    step: Step,
+    user_id: str,
+    name: str,
+    roles: Sequence[str],
+    pw_hash: str,
+    notify: Sequence[str],
+    time_zone: str | None = None,
 ) -> dict[str, Any]:
     from cdmo_workflow.store import DuplicateUser
 
+    zone = {"time_zone": time_zone} if time_zone else {}
     try:
-        step.uow.users.add(user_id, name.strip(), list(dict.fromkeys(roles)), pw_hash)
+        step.uow.users.add(user_id, name.strip(), list(dict.fromkeys(roles)), pw_hash, **zone)
     except DuplicateUser:
         raise RuleViolation(
             "user-exists",
@@ -82,7 +89,13 @@ def _create(
         ) from None
     for url in notify:
         step.uow.users.add_target(user_id, url)
-    return {"user": user_id, "name": name.strip(), "roles": list(roles), "targets": len(notify)}
+    return {
+        "user": user_id,
+        "name": name.strip(),
+        "roles": list(roles),
+        "targets": len(notify),
+        **zone,
+    }
 
 
 def _new_code(step: Step, user_id: str, purpose: str) -> None:
@@ -171,11 +184,15 @@ def add_user(
     *,
     password: str | None = None,
     session: str | None = None,
+    time_zone: str | None = None,
 ) -> CommandResult:
-    """An administrator adds an account; its first password is set with a one-time code."""
+    """An administrator adds an account; its first password is set with a one-time code.
+    ``time_zone`` (IANA) is the zone the user reads times in; default UTC."""
 
     def apply(step: Step) -> Change:
         _check_new_user(user_id, name, roles)
+        if time_zone is not None:
+            check_zone(time_zone, user_id)
         for url in notify:
             _check_url(url, user_id)
         if not _has_target(step, user_id, notify):
@@ -185,7 +202,7 @@ def add_user(
                 "CDMO_APPRISE_CONFIG) to receive the one-time code that sets the first password",
                 user=user_id,
             )
-        new = _create(step, user_id, name, roles, UNUSABLE_PASSWORD, notify)
+        new = _create(step, user_id, name, roles, UNUSABLE_PASSWORD, notify, time_zone)
         _new_code(step, user_id, "enrol")
         return Change("user.add", user_id, None, new)
 
@@ -195,9 +212,63 @@ def add_user(
             "user.add",
             Credential(by, password, session),
             user_id,
-            {"user": user_id, "name": name, "roles": list(roles), "targets": len(notify)},
+            {
+                "user": user_id,
+                "name": name,
+                "roles": list(roles),
+                "targets": len(notify),
+                **({"time_zone": time_zone} if time_zone else {}),
+            },
             apply,
         ),
+    )
+
+
+def check_zone(zone: str, user_id: str) -> str:
+    """An IANA time zone, or rule ``unknown-time-zone`` naming the field."""
+    from cdmo_workflow.spec.zones import UnknownTimeZone, check_time_zone
+
+    try:
+        return check_time_zone(zone)
+    except UnknownTimeZone as exc:
+        raise RuleViolation(
+            "unknown-time-zone", f"--tz: {exc}", field="time zone", user=user_id
+        ) from None
+
+
+def set_time_zone(
+    ctx: Context,
+    user_id: str,
+    zone: str,
+    by: str | None = None,
+    *,
+    password: str | None = None,
+    session: str | None = None,
+) -> CommandResult:
+    """The user sets the zone their messages and reports show times in (``UTC`` clears it).
+    Only the user themselves (``by`` defaults to ``user_id``)."""
+    credential = Credential(by or user_id, password, session)
+
+    def apply(step: Step) -> Change:
+        account = step.require_actor()
+        if account.user_id != user_id:
+            raise RuleViolation(
+                "not-own-account",
+                f"only {user_id!r} may change their own time zone (asked by {account.user_id!r})",
+                user=account.user_id,
+            )
+        chosen = check_zone(zone, user_id)
+        stored = None if chosen == "UTC" else chosen
+        step.uow.users.set_time_zone(user_id, stored)
+        return Change(
+            "user.set-timezone",
+            user_id,
+            {"time_zone": account.time_zone},
+            {"time_zone": stored or "UTC"},
+        )
+
+    return execute(
+        ctx, Command("user.set-timezone", credential, user_id, {"time_zone": zone}, apply)
     )
 
 
@@ -588,6 +659,7 @@ def list_users(ctx: Context) -> list[dict[str, Any]]:
                 "locked": bool(u.locked),
                 "failed_attempts": u.failed_attempts,
                 "password_set": u.password_hash != UNUSABLE_PASSWORD,
+                "time_zone": u.time_zone or "UTC",
                 "targets": [mask_url(t) for t in uow.users.targets(u.user_id)],
             }
             for u in uow.users.list()

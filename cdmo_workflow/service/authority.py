@@ -126,6 +126,13 @@ _ROWS = (
         rule="not-own-account",
     ),
     Authority(
+        "user.set-timezone",
+        "cdmo users tz",
+        "the user themselves",
+        "password-or-session",
+        rule="not-own-account",
+    ),
+    Authority(
         "session.login",
         "cdmo login",
         "the user, with their password",
@@ -163,14 +170,80 @@ _ROWS = (
     Authority(
         "condition.close",
         "cdmo condition close",
-        "the phase owner or the project manager on the project",
+        "the condition's owner (a person, or someone in its owner role); a condition raised "
+        "before owners existed: the phase owner or the project manager",
         "password-or-session",
-        rule="not-assigned-to-role",
+        rule="not-condition-owner",
+    ),
+    Authority(
+        "condition.accept",
+        "cdmo condition accept",
+        "someone in the raiser's role or the quality role, never whoever closed it",
+        "password-or-session",
+        rule="own-closure",
+    ),
+    Authority(
+        "condition.reject",
+        "cdmo condition reject",
+        "someone in the raiser's role or the quality role, never whoever closed it",
+        "password-or-session",
+        rule="own-closure",
     ),
     Authority(
         "project.hold",
         "cdmo project hold",
-        "the project manager on the project",
+        "the project manager (the whole project) or the quality role (the project or one "
+        "phase, at any time)",
+        "password-or-session",
+        rule="not-assigned-to-role",
+    ),
+    Authority(
+        "project.release",
+        "cdmo project release",
+        "someone assigned to the quality role: a quality hold is released with a signature",
+        "password",
+        rule="not-quality-role",
+    ),
+    Authority(
+        "team.add",
+        "cdmo team add",
+        "the project manager (or an administrator); the new member holds the global role",
+        "password-or-session",
+        rule="not-project-manager",
+    ),
+    Authority(
+        "team.replace",
+        "cdmo team replace",
+        "the project manager (or an administrator); the new member holds the global role",
+        "password-or-session",
+        rule="not-project-manager",
+    ),
+    Authority(
+        "team.remove",
+        "cdmo team remove",
+        "the project manager (or an administrator)",
+        "password-or-session",
+        rule="not-project-manager",
+    ),
+    Authority(
+        "delegation.grant",
+        "cdmo delegate",
+        "the delegator (or an administrator, never to themselves); the delegate holds the "
+        "same global role",
+        "password-or-session",
+        rule="not-delegator",
+    ),
+    Authority(
+        "delegation.revoke",
+        "cdmo delegate revoke",
+        "the delegator, the delegate or an administrator",
+        "password-or-session",
+        rule="not-delegation-party",
+    ),
+    Authority(
+        "deliverable.carry",
+        "cdmo deliverable carry",
+        "the phase owner role on the project, after a recycle",
         "password-or-session",
         rule="not-assigned-to-role",
     ),
@@ -182,12 +255,77 @@ _ROWS = (
         rule="not-assigned-to-role",
     ),
     Authority(
+        "budget.set-quote",
+        "cdmo budget set",
+        "the project manager on the project, for the first quote of a phase; a change needs "
+        "an approved change request with a cost impact (--change)",
+        "password-or-session",
+        rule="not-assigned-to-role",
+    ),
+    Authority(
+        "plan.set",
+        "cdmo plan set",
+        "the project manager on the project, before the first gate decision",
+        "password-or-session",
+        rule="not-assigned-to-role",
+    ),
+    Authority(
+        "cost.add",
+        "cdmo cost add",
+        "the project manager, or the process's finance_role, on the project",
+        "password-or-session",
+        rule="not-assigned-to-role",
+    ),
+    Authority(
+        "cost.import",
+        "cdmo cost import",
+        "the project manager, or the process's finance_role, on the project",
+        "password-or-session",
+        rule="not-assigned-to-role",
+    ),
+    Authority(
         "gate.sign",
         "cdmo gate sign",
-        "a person assigned to a role the gate's quota needs; administrators only with "
-        "CDMO_ADMINS_MAY_SIGN=1",
+        "a person assigned to a role the gate's quota needs, or their delegate (--on-behalf-of) "
+        "under a delegation in force; administrators only with CDMO_ADMINS_MAY_SIGN=1",
         "password",
         rule="not-assigned-to-role",
+    ),
+    Authority(
+        "change.propose",
+        "cdmo change propose",
+        "a person on the project team",
+        "password-or-session",
+        rule="not-on-team",
+    ),
+    Authority(
+        "change.submit",
+        "cdmo change submit",
+        "the request's proposer or the project manager",
+        "password-or-session",
+        rule="not-proposer",
+    ),
+    Authority(
+        "change.withdraw",
+        "cdmo change withdraw",
+        "the request's proposer or the project manager",
+        "password-or-session",
+        rule="not-proposer",
+    ),
+    Authority(
+        "change.sign",
+        "cdmo change sign",
+        "a person assigned to an approver role the request needs; administrators only with "
+        "CDMO_ADMINS_MAY_SIGN=1",
+        "password",
+        rule="role-not-approver",
+    ),
+    Authority(
+        "project.migrate",
+        "cdmo project migrate",
+        "the project manager, under an approved change request naming the version",
+        "password-or-session",
+        rule="no-approved-change",
     ),
 )
 

@@ -13,7 +13,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from cdmo_workflow.store.costs import CostRepository
     from cdmo_workflow.store.credentials import OneTimeCodeRepository, SessionRepository
+    from cdmo_workflow.store.history import PhaseRunRepository
+    from cdmo_workflow.store.people import DelegationRepository, PeopleRepository
     from cdmo_workflow.store.repositories import (
         AuditRepository,
         IdempotencyRepository,
@@ -37,6 +40,10 @@ class UnitOfWork(Protocol):
     sla: SlaNoticeRepository
     sessions: SessionRepository
     codes: OneTimeCodeRepository
+    delegations: DelegationRepository
+    people: PeopleRepository
+    costs: CostRepository
+    history: PhaseRunRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

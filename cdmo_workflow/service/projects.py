@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from cdmo_workflow.domain.agreed_plan import set_plan as agree_plan
+from cdmo_workflow.domain.budget import open_budget
 from cdmo_workflow.domain.errors import NotFound, RuleViolation
 from cdmo_workflow.domain.project import Change, Project
 from cdmo_workflow.domain.views import status as status_view
@@ -12,8 +16,9 @@ from cdmo_workflow.service.authority import ADMIN_ROLE
 from cdmo_workflow.service.context import Context
 from cdmo_workflow.service.credentials import Credential
 from cdmo_workflow.service.results import CommandResult
-from cdmo_workflow.service.runner import Command, Step, execute, load
+from cdmo_workflow.service.runner import Command, Step, execute, load, project_command
 from cdmo_workflow.spec.models import ProcessSnapshot
+from cdmo_workflow.spec.plan_file import PlanDef, PlanFileError, read_plan
 
 
 def start_project(
@@ -27,44 +32,63 @@ def start_project(
     *,
     password: str | None = None,
     session: str | None = None,
+    currency: str | None = None,
+    calendar: str | None = None,
+    plan: str | None = None,
 ) -> CommandResult:
-    """Start a project on the current definitions, pinning their snapshot and version hash."""
+    """Start a project on the current definitions, pinning their snapshot and version hash
+    (with the site calendar: ``calendar`` or the process's) and its currency (``currency``
+    or the process's); with ``plan``, the agreed plan is baseline 0 in the same transaction."""
 
-    def prepare() -> ProcessSnapshot:
+    def prepare() -> tuple[ProcessSnapshot, PlanDef | None]:
+        snap = _snapshot_to_start()
+        return snap, read_agreed_plan(Path(plan), snap) if plan is not None else None
+
+    def _snapshot_to_start() -> ProcessSnapshot:
+        from cdmo_workflow.spec.errors import UnknownCalendarError
         from cdmo_workflow.spec.loader import load_catalog
 
         catalog = load_catalog(ctx.definitions_dir)
         try:
-            return catalog.snapshot(process_id)
+            catalog.process(process_id)
         except KeyError:
             known = ", ".join(sorted(catalog.processes)) or "none"
             raise NotFound("process", process_id, f"known processes: {known}") from None
+        try:
+            return catalog.snapshot(process_id, calendar)
+        except UnknownCalendarError as exc:
+            known = ", ".join(exc.known) or "none (add calendars/<id>.yaml)"
+            raise NotFound("calendar", exc.calendar_id, f"known calendars: {known}") from None
 
     def apply(step: Step) -> Change:
         uow = step.uow
-        snap: ProcessSnapshot = step.prepared
+        snap: ProcessSnapshot = step.prepared[0]
+        agreed: PlanDef | None = step.prepared[1]
         if uow.projects.get(code) is not None:
             raise RuleViolation("project-exists", f"project {code!r} already exists", project=code)
+        from cdmo_workflow.service.people import require_member
+
         for role, users in team.items():
             for uid in users:
-                member = uow.users.get(uid)
-                if member is None:
-                    raise NotFound("user", uid, "add it with `cdmo users add`")
-                if not member.active:
-                    raise RuleViolation("user-inactive", f"user {uid!r} is deactivated", user=uid)
-                if role not in member.roles and ADMIN_ROLE not in member.roles:
-                    raise RuleViolation(
-                        "role-not-held",
-                        f"user {uid!r} does not hold the role {role!r} "
-                        f"(holds: {', '.join(member.roles)}); "
-                        "add the role to the user before assigning it",
-                        user=uid,
-                        role=role,
-                    )
+                require_member(uow, uid, role)
         actor = step.require_actor()
         project, change = Project.start(
             code, customer, snap, team, by, step.now, by_is_admin=ADMIN_ROLE in actor.roles
         )
+        chosen = open_budget(project, currency)
+        if agreed is not None:
+            planned = _agree(project, agreed, by, step.now)
+            change = Change(
+                change.action,
+                change.subject,
+                change.old,
+                {**(change.new or {}), "plan": planned.new},
+            )
+        if chosen is not None or snap.calendar is not None:
+            extra = {"currency": chosen, "calendar": snap.calendar.id if snap.calendar else None}
+            change = Change(
+                change.action, change.subject, change.old, {**(change.new or {}), **extra}
+            )
         uow.snapshots.put(
             snap.model_dump(mode="json", by_alias=True),
             snap.version_hash,
@@ -81,7 +105,15 @@ def start_project(
             "project.start",
             Credential(by, password, session),
             code,
-            {"code": code, "process": process_id, "customer": customer, "team": team},
+            {
+                "code": code,
+                "process": process_id,
+                "customer": customer,
+                "team": team,
+                **({"currency": currency} if currency else {}),
+                **({"calendar": calendar} if calendar else {}),
+                **({"plan": plan} if plan is not None else {}),
+            },
             apply,
             idempotency_key=idempotency_key,
             prepare=prepare,
@@ -89,28 +121,47 @@ def start_project(
     )
 
 
-def _project_command(
+def read_agreed_plan(path: Path, snap: ProcessSnapshot) -> PlanDef:
+    """The plan file checked against the process, or a refusal listing every finding."""
+    try:
+        return read_plan(path, snap.process)
+    except PlanFileError as exc:
+        lines = "\n".join(f"  {f}" for f in exc.findings[:20])
+        raise RuleViolation(
+            "invalid-plan",
+            f"the plan file has {len(exc.findings)} error(s), nothing was changed:\n{lines}",
+            file=str(path)[:200],
+        ) from None
+
+
+def _agree(project: Project, plan: PlanDef, by: str, now: datetime) -> Change:
+    phases = {pid: (d.start, d.end) for pid, d in plan.phases.items()}
+    return agree_plan(project, phases, dict(plan.milestones), by, now)
+
+
+def set_plan(
     ctx: Context,
-    action: str,
     code: str,
-    subject: str,
-    arguments: dict[str, Any],
-    credential: Credential,
-    apply: Any,
-    idempotency_key: str | None,
+    path: str,
+    by: str,
+    idempotency_key: str | None = None,
+    *,
+    password: str | None = None,
+    session: str | None = None,
 ) -> CommandResult:
-    return execute(
-        ctx,
-        Command(
-            action,
-            credential,
-            subject,
-            arguments,
-            lambda step: apply(step.require_project(), step),
-            project=code,
-            idempotency_key=idempotency_key,
-        ),
-    )
+    """``cdmo plan set``: the agreed dates become baseline 0, before the first gate decision
+    (project manager); later the dates move only through approved change requests."""
+
+    def prepare() -> PlanDef:
+        with ctx.db.unit_of_work(read_only=True) as uow:
+            project, _ = load(ctx, uow, code)
+        return read_agreed_plan(Path(path), project.snapshot)
+
+    return project_command(
+        ctx, "plan.set", code, code, {"plan": path}, Credential(by, password, session),
+        lambda project, step: _agree(project, step.prepared, by, step.now), idempotency_key,
+        prepare,
+    )  # fmt: skip
 
 
 def submit_deliverable(
@@ -125,7 +176,7 @@ def submit_deliverable(
     password: str | None = None,
     session: str | None = None,
 ) -> CommandResult:
-    return _project_command(
+    return project_command(
         ctx,
         "deliverable.submit",
         code,
@@ -149,7 +200,7 @@ def confirm_check(
     password: str | None = None,
     session: str | None = None,
 ) -> CommandResult:
-    return _project_command(
+    return project_command(
         ctx,
         "check.confirm",
         code,
@@ -172,7 +223,7 @@ def close_condition(
     password: str | None = None,
     session: str | None = None,
 ) -> CommandResult:
-    return _project_command(
+    return project_command(
         ctx,
         "condition.close",
         code,
@@ -191,17 +242,19 @@ def hold_project(
     reason: str,
     idempotency_key: str | None = None,
     *,
+    phase: str | None = None,
     password: str | None = None,
     session: str | None = None,
 ) -> CommandResult:
-    return _project_command(
+    """Hold the project (manager or quality role) or one phase (quality role)."""
+    return project_command(
         ctx,
         "project.hold",
         code,
-        code,
-        {"reason": reason},
+        f"{code}/{phase}" if phase else code,
+        {"reason": reason, **({"phase": phase} if phase else {})},
         Credential(by, password, session),
-        lambda p, s: p.put_on_hold(by, reason, s.now),
+        lambda p, s: p.put_on_hold(by, reason, s.now, phase),
         idempotency_key,
     )
 
@@ -216,7 +269,7 @@ def resume_project(
     password: str | None = None,
     session: str | None = None,
 ) -> CommandResult:
-    return _project_command(
+    return project_command(
         ctx,
         "project.resume",
         code,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from cdmo_workflow.domain.errors import NotFound, RuleViolation
 from cdmo_workflow.domain.events import NOTIFY_EVENT_OF, SECURITY_ALERT, DomainEvent
+from cdmo_workflow.domain.history import completed_runs
 from cdmo_workflow.domain.limits import check_text
 from cdmo_workflow.domain.project import Change, Project
 from cdmo_workflow.domain.records import sha256_of
@@ -119,6 +120,33 @@ class Command:
 # ---------------------------------------------------------------------- the runner
 
 
+def project_command(
+    ctx: Context,
+    action: str,
+    code: str,
+    subject: str,
+    arguments: dict[str, Any],
+    credential: Credential,
+    apply: Callable[[Project, Step], Change],
+    idempotency_key: str | None,
+    prepare: Callable[[], Any] | None = None,
+) -> CommandResult:
+    """Run a command on one project: ``apply`` gets the loaded project and the step."""
+    return execute(
+        ctx,
+        Command(
+            action,
+            credential,
+            subject,
+            arguments,
+            lambda step: apply(step.require_project(), step),
+            project=code,
+            idempotency_key=idempotency_key,
+            prepare=prepare,
+        ),
+    )
+
+
 def execute(ctx: Context, command: Command) -> CommandResult:
     """Run ``command`` through authentication, the core, audit, outbox and commit."""
     from cdmo_workflow.store import ConcurrentUpdate
@@ -156,14 +184,18 @@ def execute(ctx: Context, command: Command) -> CommandResult:
     for _ in range(MAX_RETRIES):
         try:
             with ctx.db.unit_of_work() as uow:
+                step = Step(ctx=ctx, uow=uow, now=uow.now(), actor=account, prepared=prepared)
+                stored = None
+                if command.project is not None:
+                    # The project first, then the key: under READ COMMITTED each statement
+                    # sees what was committed before it began, so a racer whose signature this
+                    # load already sees has its key seen too (the other order let a racer's
+                    # commit fall between the two reads: a refusal by the rules, not a replay).
+                    step.project, stored = load(ctx, uow, command.project)
                 replay = _replayed(uow, command)
                 if replay is not None:
                     return replay
                 _check_global_roles(command, account)
-                step = Step(ctx=ctx, uow=uow, now=uow.now(), actor=account, prepared=prepared)
-                stored = None
-                if command.project is not None:
-                    step.project, stored = load(ctx, uow, command.project)
                 change = command.apply(step)
                 _after_authentication(uow, command, account, session)
                 result = _commit(uow, command, step, stored, change)
@@ -315,6 +347,10 @@ def _commit(
         at=step.now,  # the core's own time: `audit verify --deep` replays with it
     )
     rows = outbox_rows(uow, project, events, rec.seq) if project is not None else []
+    if project is not None:
+        runs = completed_runs(project, events)  # the forecast's history (phase_runs)
+        if runs:
+            uow.history.add(runs)
     for index, notice in enumerate(step.notices):
         rows.append({**notice, "dedup_key": f"{chain}:{rec.seq}:n{index}:{notice['recipient']}"})
     if rows:
@@ -334,12 +370,14 @@ def _commit(
             )
         else:
             assert stored is not None
+            moved = project.snapshot.version_hash != stored.version_hash
             uow.projects.save(
                 project.code,
                 project.to_dict(),
                 project.state.value,
                 stored.version,
                 summary=project.summary(),
+                version_hash=project.snapshot.version_hash if moved else None,
             )
     if command.idempotency_key:
         uow.idempotency.put(

@@ -7,22 +7,73 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
-from .errors import DefinitionError, Finding, UnknownProcessError
+from pydantic import BaseModel
+
+from .errors import DefinitionError, Finding, UnknownCalendarError, UnknownProcessError
 from .models import (
+    HASH_NEUTRAL_DEFAULTS,
+    CalendarDef,
     GateDef,
     GitPin,
     ProcessDef,
     ProcessSnapshot,
 )
 
+LATER_PROCESS_FIELDS: dict[str, object] = {
+    "calendar": None,
+    "currency": None,
+    "budget": None,
+    "share_budget": False,
+    "finance_role": None,
+}
+"""Process fields added after the first release, left out of the hash while at their default,
+so that an unchanged YAML file keeps the version hash its running projects pinned."""
 
-def snapshot_hash(process: ProcessDef, gates: dict[str, GateDef]) -> str:
-    """SHA-256 hex of the canonical JSON of ``{process, gates}`` (sorted keys, no spaces)."""
-    doc = {
-        "process": process.model_dump(by_alias=True, mode="json"),
-        "gates": {gid: gates[gid].model_dump(by_alias=True, mode="json") for gid in sorted(gates)},
+
+def hashed_dump(model: BaseModel) -> dict[str, Any]:
+    """``model_dump(by_alias=True, mode="json")`` without the fields of
+    :data:`~.models.HASH_NEUTRAL_DEFAULTS` that hold their default, at any depth: what the
+    version hash covers, so a field added later leaves the hash of an unchanged file alone."""
+    out: dict[str, Any] = model.model_dump(by_alias=True, mode="json")
+    _prune(model, out)
+    return out
+
+
+def _prune(value: Any, dumped: Any) -> None:
+    if isinstance(value, BaseModel) and isinstance(dumped, dict):
+        neutral = HASH_NEUTRAL_DEFAULTS.get(type(value), {})
+        for name, info in type(value).model_fields.items():
+            key = info.alias or name
+            if key not in dumped:
+                continue
+            item = getattr(value, name)
+            if name in neutral and item == neutral[name]:
+                del dumped[key]
+            else:
+                _prune(item, dumped[key])
+    elif isinstance(value, list | tuple) and isinstance(dumped, list):
+        for item, sub in zip(value, dumped, strict=False):
+            _prune(item, sub)
+    elif isinstance(value, dict) and isinstance(dumped, dict):
+        for key, item in value.items():
+            if str(key) in dumped:
+                _prune(item, dumped[str(key)])
+
+
+def snapshot_hash(
+    process: ProcessDef, gates: dict[str, GateDef], calendar: CalendarDef | None = None
+) -> str:
+    """SHA-256 hex of the canonical JSON of ``{process, gates}`` (sorted keys, no spaces;
+    fields added later are left out while they hold their default, see :func:`hashed_dump`),
+    plus ``calendar`` when the snapshot pins one."""
+    doc: dict[str, object] = {
+        "process": hashed_dump(process),
+        "gates": {gid: hashed_dump(gates[gid]) for gid in sorted(gates)},
     }
+    if calendar is not None:
+        doc["calendar"] = calendar.model_dump(by_alias=True, mode="json")
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -77,8 +128,11 @@ class Catalog:
         *,
         errors: list[Finding] | None = None,
         spoiled: dict[str, list[Finding]] | None = None,
+        calendars: dict[str, CalendarDef] | None = None,
     ) -> None:
         self.root = root
+        self.calendars = dict(calendars or {})
+        """Valid site calendars by id (``calendars/<id>.yaml``)."""
         self.processes = processes
         self.gates = gates
         self.files = files
@@ -87,7 +141,7 @@ class Catalog:
         """Errors in the tree; the processes they touch are left out (see ``spoiled``)."""
         self.spoiled = dict(spoiled or {})
         """process id -> the error findings that keep it from being used."""
-        self._snapshots: dict[str, ProcessSnapshot] = {}
+        self._snapshots: dict[tuple[str, str | None], ProcessSnapshot] = {}
 
     def process(self, process_id: str) -> ProcessDef:
         """The process; :class:`DefinitionError` when its files (or its gates') have errors,
@@ -108,22 +162,36 @@ class Catalog:
         proc = self.process(process_id)
         return {p.gate: self.gates[p.gate] for p in proc.phases}
 
-    def snapshot(self, process_id: str) -> ProcessSnapshot:
-        """The process with its gates, hashed and (when in git) pinned to a commit."""
-        cached = self._snapshots.get(process_id)
+    def calendar(self, calendar_id: str) -> CalendarDef:
+        """A valid calendar; :class:`UnknownCalendarError` naming the known ones."""
+        try:
+            return self.calendars[calendar_id]
+        except KeyError:
+            raise UnknownCalendarError(calendar_id, list(self.calendars)) from None
+
+    def snapshot(self, process_id: str, calendar: str | None = None) -> ProcessSnapshot:
+        """The process with its gates and its site calendar (``calendar`` overrides the
+        process's own), hashed and (when in git) pinned to a commit."""
+        proc = self.process(process_id)
+        calendar_id = calendar or proc.calendar
+        key = (process_id, calendar_id)
+        cached = self._snapshots.get(key)
         if cached is not None:
             return cached
-        proc = self.process(process_id)
         gates = self.gates_of(process_id)
+        cal = self.calendar(calendar_id) if calendar_id else None
         files = [self.files[("process", process_id)]]
         files += [self.files[("gate", gid)] for gid in sorted(gates)]
+        if calendar_id:
+            files.append(self.files[("calendar", calendar_id)])
         snap = ProcessSnapshot(
             process=proc,
             gates=gates,
-            version_hash=snapshot_hash(proc, gates),
+            version_hash=snapshot_hash(proc, gates, cal),
             git=_git_pin(self.root, files),
+            calendar=cal,
         )
-        self._snapshots[process_id] = snap
+        self._snapshots[key] = snap
         return snap
 
 
@@ -135,10 +203,12 @@ def load_catalog(root: Path | str, *, strict: bool = False) -> Catalog:
     therefore unknown) process raises :class:`DefinitionError` with the findings behind it
     (see :meth:`Catalog.process`). With ``strict`` any error raises here at once.
     """
+    from .scenario import SCENARIO_KIND
+    from .scenario_checks import in_scenarios_folder
     from .validation import _check, _yaml_files
 
     root = Path(root)
-    folders = [root / "definitions", root / "gates"]
+    folders = [root / "definitions", root / "gates", root / "calendars"]
     if not folders[0].is_dir():
         raise DefinitionError(
             [Finding(root.as_posix(), 1, 1, "", "no definitions/ folder here", "error", "path")]
@@ -147,10 +217,15 @@ def load_catalog(root: Path | str, *, strict: bool = False) -> Catalog:
     for folder in folders:
         if folder.is_dir():
             files.extend(_yaml_files(folder))
+    # Scenarios are dry runs, not definitions: a project never starts on one, and a broken
+    # scenario spoils no process (``cdmo validate`` and ``cdmo simulate`` report it).
+    files = [f for f in files if not in_scenarios_folder(f)]
     result = _check(files, root)
-    errors = [f for f in result.findings if f.is_error]
+    scenarios = {s.display for s in result.sources if s.kind == SCENARIO_KIND}
+    findings = [f for f in result.findings if f.path not in scenarios]
+    errors = [f for f in findings if f.is_error]
     if errors and strict:
-        raise DefinitionError(result.findings)
+        raise DefinitionError(findings)
     bad_files = {f.path for f in errors}
     processes: dict[str, ProcessDef] = {}
     gates: dict[str, GateDef] = {}
@@ -173,5 +248,25 @@ def load_catalog(root: Path | str, *, strict: bool = False) -> Catalog:
             where[("process", pid)] = src.path
         else:
             spoiled[pid] = [f for f in errors if f.path in own] or errors
-    warnings = [f for f in result.findings if not f.is_error]
-    return Catalog(root, processes, gates, where, warnings, errors=errors, spoiled=spoiled)
+    calendars: dict[str, CalendarDef] = {}
+    for cid, src in result.calendars.items():
+        if isinstance(src.model, CalendarDef) and src.display not in bad_files:
+            calendars[cid] = src.model
+            where[("calendar", cid)] = src.path
+    for pid in list(processes):
+        named = processes[pid].calendar
+        if named is not None and named not in calendars:  # its file has errors
+            csrc = result.calendars.get(named)
+            spoiled[pid] = [f for f in errors if csrc and f.path == csrc.display] or errors
+            del processes[pid]
+    warnings = [f for f in findings if not f.is_error]
+    return Catalog(
+        root,
+        processes,
+        gates,
+        where,
+        warnings,
+        errors=errors,
+        spoiled=spoiled,
+        calendars=calendars,
+    )

@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Iterable
 
 from . import graph as g
+from .change_checks import check_change_control
 from .findings import _Report, _Source
 from .models import (
     Decision,
@@ -111,9 +112,13 @@ def _check_process(
         )
     if proc.admin_role is not None:
         role(src, ("admin_role",), proc.admin_role, "admin role")
+    if isinstance(src.doc.data, dict) and "quality_role" in src.doc.data:
+        # the default (qa) may be undeclared: the process then has no quality holds
+        role(src, ("quality_role",), proc.quality_role, "quality role")
     for event, names in proc.notify.items():
         for i, name in enumerate(names):
             role(src, ("notify", event, i), name)
+    check_change_control(src, proc, report)
 
     phase_ids = [p.id for p in proc.phases]
     _dups(src, report, ((("phases", i, "id"), p.id) for i, p in enumerate(proc.phases)), "phase id")

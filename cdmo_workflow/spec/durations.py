@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Protocol
 
 _SHORT = re.compile(r"^\s*(?P<n>\d+)\s*(?P<unit>bd|h|d|w)\s*$")
 _ISO = re.compile(
@@ -52,11 +53,38 @@ class Duration:
     delta: timedelta
     business_days: int | None = None
 
-    def add_to(self, start: datetime) -> datetime:
-        """The moment this duration after ``start``; business days skip Saturdays and Sundays."""
+    def add_to(self, start: datetime, calendar: WorkingDays | None = None) -> datetime:
+        """The moment this duration after ``start``; business days skip the calendar's
+        closed days (default: Saturdays and Sundays)."""
         if self.business_days is None:
             return start + self.delta
-        return add_business_days(start, self.business_days)
+        return add_business_days(start, self.business_days, calendar)
+
+    def subtract_from(self, end: datetime, calendar: WorkingDays | None = None) -> datetime:
+        """The moment this duration before ``end``; business days step back over the
+        calendar's closed days (default: Saturdays and Sundays)."""
+        if self.business_days is None:
+            return end - self.delta
+        if calendar is None:
+            current, remaining = end, self.business_days
+            while current.weekday() >= 5:
+                current -= timedelta(days=1)
+            while remaining > 0:
+                current -= timedelta(days=1)
+                if current.weekday() < 5:
+                    remaining -= 1
+            return current
+        zone = calendar.tzinfo
+        local = end.astimezone(zone) if end.tzinfo is not None else end.replace(tzinfo=zone)
+        day, remaining = local.date(), self.business_days
+        while not calendar.is_working(day):
+            day -= timedelta(days=1)
+        while remaining > 0:
+            day -= timedelta(days=1)
+            if calendar.is_working(day):
+                remaining -= 1
+        moved = datetime.combine(day, local.time(), tzinfo=zone)
+        return moved.replace(tzinfo=None) if end.tzinfo is None else moved.astimezone(end.tzinfo)
 
     @property
     def days(self) -> float:
@@ -66,18 +94,49 @@ class Duration:
         return self.delta.total_seconds() / 86400
 
 
-def add_business_days(start: datetime, n: int) -> datetime:
-    """Add ``n`` working days (Monday to Friday) to ``start``, keeping the time of day."""
-    current = start
-    # A start on a weekend counts from the next Monday.
-    while current.weekday() >= 5:
-        current += timedelta(days=1)
+class WorkingDays(Protocol):
+    """Which days are worked, in which zone (``domain.calendar.WorkCalendar`` is one)."""
+
+    @property
+    def tzinfo(self) -> tzinfo: ...
+
+    def is_working(self, day: date) -> bool: ...
+
+
+def add_business_days(start: datetime, n: int, calendar: WorkingDays | None = None) -> datetime:
+    """Add ``n`` working days to ``start``, keeping the local time of day.
+
+    The one business-day loop: without a calendar a working day is Monday to Friday of
+    ``start``'s own clock; with one, the days are the calendar's, counted at its zone's
+    midnight (a start on a closed day counts from the next working day). Daylight-saving
+    changes keep the wall-clock time.
+    """
+    if calendar is None:
+        current = start
+        # A start on a weekend counts from the next Monday.
+        while current.weekday() >= 5:
+            current += timedelta(days=1)
+        remaining = n
+        while remaining > 0:
+            current += timedelta(days=1)
+            if current.weekday() < 5:
+                remaining -= 1
+        return current
+    zone = calendar.tzinfo
+    local = start.astimezone(zone) if start.tzinfo is not None else start.replace(tzinfo=zone)
+    day = local.date()
+    step = timedelta(days=1)
+    while not calendar.is_working(day):
+        day += step
     remaining = n
     while remaining > 0:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
+        day += step
+        if calendar.is_working(day):
             remaining -= 1
-    return current
+    moved = datetime.combine(day, local.time(), tzinfo=zone)
+    if start.tzinfo is None:
+        return moved.replace(tzinfo=None)
+    return moved.astimezone(start.tzinfo)
 
 
 def parse_duration(text: str) -> Duration:

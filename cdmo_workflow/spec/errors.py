@@ -69,3 +69,18 @@ class UnknownProcessError(KeyError):
     def __str__(self) -> str:
         known = ", ".join(self.known) or "none"
         return f"unknown process {self.process_id!r} (known processes: {known})"
+
+
+class UnknownCalendarError(KeyError):
+    """A calendar id that the catalogue does not define; names the known ones."""
+
+    def __init__(self, calendar_id: str, known: list[str]) -> None:
+        self.calendar_id = calendar_id
+        self.known = sorted(known)
+        super().__init__(calendar_id)
+
+    def __str__(self) -> str:
+        known = ", ".join(self.known) or "none"
+        return (
+            f"unknown calendar {self.calendar_id!r} (calendars/<id>.yaml; known calendars: {known})"
+        )

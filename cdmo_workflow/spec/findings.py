@@ -9,11 +9,13 @@ from typing import Any
 
 from .errors import Finding, Severity
 from .models import (
+    CalendarDef,
     GateDef,
     ProcessDef,
 )
 from .reader import Document, format_path
 from .reader import Path as DocPath
+from .scenario import ScenarioDef
 
 
 @dataclass
@@ -25,7 +27,7 @@ class _Source:
     doc: Document = field(default_factory=Document)
     kind: str | None = None
     raw_id: str | None = None
-    model: ProcessDef | GateDef | None = None
+    model: ProcessDef | GateDef | ScenarioDef | CalendarDef | None = None
 
 
 class _Report:

@@ -156,3 +156,18 @@ def downstream(graph: PhaseGraph, phase: str) -> set[str]:
         todo.extend(succ[pid])
     seen.discard(phase)
     return seen
+
+
+def between(graph: PhaseGraph, source: str, target: str) -> set[str]:
+    """The phases on the paths from ``source`` to ``target``, both included.
+
+    A phase is on such a path when it is ``source`` or downstream of it, and ``target`` or
+    upstream of it. Empty when ``target`` is not ``source`` and not downstream of it.
+    """
+    if source == target:
+        return {source} if source in graph else set()
+    after_source = downstream(graph, source) | {source}
+    before_target = upstream(graph, target) | {target}
+    if target not in after_source:
+        return set()
+    return after_source & before_target

@@ -6,11 +6,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .models import SCHEMA_V1, GateDef, ProcessDef
+from .models import SCHEMA_V1, CalendarDef, GateDef, ProcessDef
+from .plan_file import PlanDef
+from .scenario import ScenarioDef
 
-SCHEMA_FILES: dict[str, type[ProcessDef] | type[GateDef]] = {
+SCHEMA_FILES: dict[
+    str,
+    type[ProcessDef] | type[GateDef] | type[ScenarioDef] | type[CalendarDef] | type[PlanDef],
+] = {
     "process.schema.json": ProcessDef,
     "gate.schema.json": GateDef,
+    "scenario.schema.json": ScenarioDef,
+    "calendar.schema.json": CalendarDef,
+    "plan.schema.json": PlanDef,
 }
 
 _TITLES = {
@@ -23,6 +31,21 @@ _TITLES = {
         "cdmo-workflow gate definition",
         f"A gate ({SCHEMA_V1}, kind: gate): must-meet checks, sign-off quotas, decisions, SLA "
         "and notifications. Kept in gates/<id>.yaml and shared between processes.",
+    ),
+    "scenario.schema.json": (
+        "cdmo-workflow scenario",
+        f"A dry run of a process ({SCHEMA_V1}, kind: scenario): a team, scripted steps and "
+        "expectations, run by `cdmo simulate`. Kept in definitions/scenarios/.",
+    ),
+    "calendar.schema.json": (
+        "cdmo-workflow site calendar",
+        f"A site calendar ({SCHEMA_V1}, kind: calendar): weekend days, holidays and shutdown "
+        "periods that business-day durations and SLAs skip. Kept in calendars/<id>.yaml.",
+    ),
+    "plan.schema.json": (
+        "cdmo-workflow agreed plan",
+        f"The dates agreed with the customer ({SCHEMA_V1}, kind: plan): each phase's first and "
+        "last day and named milestones; `cdmo plan set` or `cdmo project start --plan`.",
     ),
 }
 

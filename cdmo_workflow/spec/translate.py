@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable, Mapping
 from typing import get_args
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from .durations import DURATION_PATTERN, DurationError
 from .errors import Finding
@@ -35,13 +37,17 @@ _CONTAINERS: dict[str, type[BaseModel]] = {
 }
 
 
-def _model_at(top: type[BaseModel], loc: DocPath) -> type[BaseModel]:
+def _model_at(
+    top: type[BaseModel],
+    loc: DocPath,
+    containers: Mapping[str, type[BaseModel]] = _CONTAINERS,
+) -> type[BaseModel]:
     """The model that holds the field at ``loc`` (for suggestions of allowed field names)."""
     parents = [p for p in loc[:-1] if isinstance(p, str)]
     for depth, name in enumerate(reversed(parents), start=1):
         # ``messages.<event>.<field>``: that container is two names up.
-        if name in _CONTAINERS and (name != "messages" or depth == 2):
-            return _CONTAINERS[name]
+        if name in containers and (name != "messages" or depth == 2):
+            return containers[name]
     return top
 
 
@@ -49,8 +55,26 @@ def _field_names(model: type[BaseModel]) -> list[str]:
     return [info.alias or name for name, info in model.model_fields.items()]
 
 
-def _translate(src: _Source, top: type[BaseModel], exc: ValidationError, report: _Report) -> None:
-    for err in exc.errors(include_url=False):
+def _translate(
+    src: _Source,
+    top: type[BaseModel],
+    exc: ValidationError,
+    report: _Report,
+    containers: Mapping[str, type[BaseModel]] = _CONTAINERS,
+) -> None:
+    _translate_errors(src, top, exc.errors(include_url=False), report, containers)
+
+
+def _translate_errors(
+    src: _Source,
+    top: type[BaseModel],
+    errors: Iterable[ErrorDetails],
+    report: _Report,
+    containers: Mapping[str, type[BaseModel]] = _CONTAINERS,
+) -> None:
+    """One finding per pydantic error; ``containers`` maps a field name to the model it holds
+    (for the allowed names of an unknown field)."""
+    for err in errors:
         loc: DocPath = tuple(err["loc"])
         kind = err["type"]
         value = err.get("input")
@@ -78,7 +102,7 @@ def _translate(src: _Source, top: type[BaseModel], exc: ValidationError, report:
             )
             continue
         if kind == "extra_forbidden":
-            allowed = _field_names(_model_at(top, loc))
+            allowed = _field_names(_model_at(top, loc, containers))
             hint = difflib.get_close_matches(str(last), allowed, n=1)
             text = f"unknown field '{last}'"
             text += f" (did you mean '{hint[0]}'?)" if hint else f" (allowed: {', '.join(allowed)})"

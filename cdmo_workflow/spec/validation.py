@@ -25,15 +25,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .calendar_checks import check_calendar_alone, check_process_calendar
 from .checks import _check_gate_alone, _check_process, _raw_gate_refs
 from .errors import DefinitionError, Finding
 from .findings import _describe, _display, _Report, _Source
 from .models import (
     SCHEMA_V1,
+    CalendarDef,
     GateDef,
     ProcessDef,
 )
 from .reader import Document, read_yaml
+from .scenario import SCENARIO_FOLDER, SCENARIO_KIND, ScenarioDef
+from .scenario_checks import check_scenario, in_scenarios_folder, translate_scenario
 from .translate import _translate
 
 __all__ = [
@@ -44,11 +48,28 @@ __all__ = [
 
 
 YAML_SUFFIXES = (".yaml", ".yml")
-KINDS: dict[str, type[ProcessDef] | type[GateDef]] = {"process": ProcessDef, "gate": GateDef}
+KINDS: dict[str, type[ProcessDef] | type[GateDef] | type[ScenarioDef] | type[CalendarDef]] = {
+    "process": ProcessDef,
+    "gate": GateDef,
+    SCENARIO_KIND: ScenarioDef,
+    "calendar": CalendarDef,
+}
+"""A scenario (``definitions/scenarios/``) is a dry run of a process, never a definition."""
+FOLDERS = ("definitions", "gates", "calendars")
+"""The folders of a definitions tree; ``calendars/`` is optional."""
 
 
 def _yaml_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
+
+
+def _definitions_root(path: Path) -> Path:
+    """The folder holding ``definitions/`` for a path below ``definitions/scenarios/``."""
+    full = Path(os.path.abspath(path))
+    for parent in full.parents:
+        if parent.name == "definitions":
+            return parent.parent
+    return full.parent  # pragma: no cover - only called for paths below definitions/
 
 
 def _expand(paths: Sequence[Path]) -> tuple[list[Path], list[Path], list[Path]]:
@@ -58,7 +79,7 @@ def _expand(paths: Sequence[Path]) -> tuple[list[Path], list[Path], list[Path]]:
     missing: list[Path] = []
 
     def add_context(root: Path) -> None:
-        for sub in ("definitions", "gates"):
+        for sub in FOLDERS:
             if (root / sub).is_dir():
                 context.extend(_yaml_files(root / sub))
 
@@ -66,18 +87,22 @@ def _expand(paths: Sequence[Path]) -> tuple[list[Path], list[Path], list[Path]]:
         if not path.exists():
             missing.append(path)
         elif path.is_dir():
-            subs = [path / s for s in ("definitions", "gates") if (path / s).is_dir()]
+            subs = [path / s for s in FOLDERS if (path / s).is_dir()]
             if subs:
                 for sub in subs:
                     requested.extend(_yaml_files(sub))
             else:
                 requested.extend(_yaml_files(path))
-                if path.name in ("definitions", "gates"):
+                if path.name in FOLDERS:
                     add_context(path.parent)
+                elif in_scenarios_folder(path / "x"):
+                    add_context(_definitions_root(path / "x"))
         else:
             requested.append(path)
-            if path.parent.name in ("definitions", "gates"):
+            if path.parent.name in FOLDERS:
                 add_context(path.parent.parent)
+            elif in_scenarios_folder(path):  # a scenario is checked against its process
+                add_context(_definitions_root(path))
     seen: set[str] = set()
     req = []
     for p in requested:
@@ -164,18 +189,32 @@ def _validate(src: _Source, doc: Document, report: _Report) -> None:
             src, ("schema",), f"unsupported schema {schema!r}: expected '{SCHEMA_V1}'", "schema"
         )
     kind = data_map.get("kind")
+    if in_scenarios_folder(src.path) and kind != SCENARIO_KIND:
+        src.kind = SCENARIO_KIND  # never read as a process or a gate
+        report.add(
+            src,
+            ("kind",) if "kind" in data_map else (),
+            f"files in definitions/{SCENARIO_FOLDER}/ are scenarios: expected "
+            f"'kind: {SCENARIO_KIND}'" + (f", found {kind!r}" if "kind" in data_map else ""),
+            "kind",
+            field_name="kind",
+        )
+        return
     if not isinstance(kind, str) or kind not in KINDS:
         if "kind" not in data_map:
             report.add(
                 src,
                 (),
-                "required field 'kind' is missing (process or gate)",
+                "required field 'kind' is missing (process, gate or calendar)",
                 "kind",
                 field_name="kind",
             )
         else:
             report.add(
-                src, ("kind",), f"unknown kind {kind!r}: expected 'process' or 'gate'", "kind"
+                src,
+                ("kind",),
+                f"unknown kind {kind!r}: expected 'process', 'gate' or 'calendar'",
+                "kind",
             )
         return
     src.kind = str(kind)
@@ -183,7 +222,10 @@ def _validate(src: _Source, doc: Document, report: _Report) -> None:
     try:
         model = model_cls.model_validate(data_map)
     except ValidationError as exc:
-        _translate(src, model_cls, exc, report)
+        if model_cls is ScenarioDef:
+            translate_scenario(src, exc, report)
+        else:
+            _translate(src, model_cls, exc, report)
         return
     if schema == SCHEMA_V1:
         src.model = model
@@ -196,6 +238,7 @@ class _Result:
     sources: list[_Source]
     processes: dict[str, _Source]
     gates: dict[str, _Source]
+    calendars: dict[str, _Source]
 
 
 def _check(files: Sequence[Path], base: Path) -> _Result:
@@ -206,6 +249,7 @@ def _check(files: Sequence[Path], base: Path) -> _Result:
 
     processes: dict[str, _Source] = {}
     gates: dict[str, _Source] = {}
+    calendars: dict[str, _Source] = {}
     # Gates whose file has errors of its own: processes naming them get no second finding.
     broken_gates: set[str] = set()
     for src in sources:
@@ -219,9 +263,9 @@ def _check(files: Sequence[Path], base: Path) -> _Result:
         return 0 if src.path.name.rsplit(".", 1)[0] == src.raw_id else 1
 
     for src in sorted(sources, key=primary_first):
-        if src.kind is None or src.raw_id is None:
+        if src.kind is None or src.kind == SCENARIO_KIND or src.raw_id is None:
             continue
-        table = processes if src.kind == "process" else gates
+        table = {"process": processes, "gate": gates, "calendar": calendars}[src.kind]
         prior = table.get(src.raw_id)
         if prior is not None:
             line = prior.doc.mark(("id",))[0]
@@ -238,14 +282,21 @@ def _check(files: Sequence[Path], base: Path) -> _Result:
     for src in gates.values():
         if isinstance(src.model, GateDef):
             _check_gate_alone(src, src.model, report)
+    for src in calendars.values():
+        if isinstance(src.model, CalendarDef):
+            check_calendar_alone(src, src.model, report)
 
     used: set[str] = set()
     for src in processes.values():
         if isinstance(src.model, ProcessDef):
             used.update(p.gate for p in src.model.phases)
             _check_process(src, src.model, gates, broken_gates, report)
+            check_process_calendar(src, src.model, calendars, report)
         else:
             used.update(_raw_gate_refs(src))
+    for src in sources:
+        if isinstance(src.model, ScenarioDef):
+            _check_scenario_source(src, src.model, processes, gates, report)
     if processes:
         for gid, src in gates.items():
             if gid not in used:
@@ -257,7 +308,29 @@ def _check(files: Sequence[Path], base: Path) -> _Result:
                     severity="warning",
                 )
     findings = sorted(set(report.findings), key=lambda f: (f.path, f.line, f.column, f.message))
-    return _Result(findings, sources, processes, gates)
+    return _Result(findings, sources, processes, gates, calendars)
+
+
+def _check_scenario_source(
+    src: _Source,
+    scenario: ScenarioDef,
+    processes: dict[str, _Source],
+    gates: dict[str, _Source],
+    report: _Report,
+) -> None:
+    """A scenario against its process. While the process (or a gate it uses) does not
+    validate, its own findings say why and the scenario waits: nothing is said twice."""
+    psrc = processes.get(scenario.process)
+    if psrc is None:
+        check_scenario(src, scenario, None, {}, report, known_processes=list(processes))
+        return
+    process = psrc.model
+    if not isinstance(process, ProcessDef):
+        return
+    used = [p.gate for p in process.phases]
+    valid = {g: m for g in used if g in gates and isinstance(m := gates[g].model, GateDef)}
+    if len(valid) == len(used):
+        check_scenario(src, scenario, process, valid, report)
 
 
 # --------------------------------------------------------------------------- public API

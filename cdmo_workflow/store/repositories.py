@@ -164,8 +164,10 @@ class ProjectRepository:
         state: str,
         expected_version: int,
         summary: dict[str, Any] | None = None,
+        version_hash: str | None = None,
     ) -> int:
-        """UPDATE ... WHERE version = expected; the new version, or ``ConcurrentUpdate``."""
+        """UPDATE ... WHERE version = expected; the new version, or ``ConcurrentUpdate``.
+        ``version_hash`` moves the project to another stored snapshot (a migration)."""
         p = t.projects.c
         values: dict[str, Any] = {
             "document": _json_ready(document),
@@ -175,6 +177,8 @@ class ProjectRepository:
         }
         if summary is not None:
             values["summary"] = _json_ready(summary)
+        if version_hash is not None:
+            values["version_hash"] = version_hash
         result: Any = self._s.execute(
             sa.update(t.projects)
             .where(p.code == code, p.version == expected_version)
@@ -295,6 +299,8 @@ class StoredUser:
     active: bool
     created_at: datetime
     must_change_password: bool = False
+    time_zone: str | None = None
+    """IANA zone the user reads times in (messages, reports); None is UTC."""
 
 
 class UserRepository:
@@ -326,11 +332,19 @@ class UserRepository:
         rows = self._s.execute(sa.select(t.users).order_by(t.users.c.user_id)).mappings()
         return [StoredUser(**{**r, "roles": list(r["roles"] or [])}) for r in rows]
 
-    def add(self, user_id: str, name: str, roles: Iterable[str], password_hash: str) -> StoredUser:
+    def add(
+        self,
+        user_id: str,
+        name: str,
+        roles: Iterable[str],
+        password_hash: str,
+        time_zone: str | None = None,
+    ) -> StoredUser:
         if self.get(user_id) is not None:
             raise DuplicateUser(user_id)
         now = self._now()
         values = {
+            "time_zone": time_zone,
             "user_id": user_id,
             "name": name,
             "roles": list(roles),
@@ -406,6 +420,20 @@ class UserRepository:
 
     def set_name(self, user_id: str, name: str) -> None:
         self._update(user_id, name=name)
+
+    def set_time_zone(self, user_id: str, time_zone: str | None) -> None:
+        self._update(user_id, time_zone=time_zone)
+
+    def zones(self, user_ids: Iterable[str]) -> dict[str, str]:
+        """user id -> IANA zone of the users that chose one (one query)."""
+        ids = sorted(set(user_ids))
+        if not ids:
+            return {}
+        u = t.users.c
+        rows = self._s.execute(
+            sa.select(u.user_id, u.time_zone).where(u.user_id.in_(ids), u.time_zone.is_not(None))
+        )
+        return {r.user_id: r.time_zone for r in rows}
 
     def targets(self, user_id: str) -> builtins.list[str]:
         c = t.user_targets.c

@@ -35,13 +35,14 @@ class SlaNoticeRepository:
         self._now = now
 
     def open_gate_projects(self) -> list[tuple[str, str]]:
-        """(code, version_hash) of active projects whose summary lists an open gate review
-        (a project without a summary is listed too: only its document can tell)."""
+        """(code, version_hash) of active projects whose summary lists an open gate review or
+        an open condition (a project without a summary is listed too: only its document can
+        tell)."""
         p = projects.c
         query = sa.select(p.code, p.version_hash, p.summary).where(p.state == "active")
         out = []
         for code, version_hash, summary in self._s.execute(query):
-            if summary is None or (summary or {}).get("open_gates"):
+            if summary is None or summary.get("open_gates") or summary.get("open_conditions"):
                 out.append((code, version_hash))
         return out
 

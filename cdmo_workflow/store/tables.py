@@ -50,6 +50,7 @@ class User(Base):
     must_change_password: Mapped[bool] = mapped_column(
         sa.Boolean, default=False, server_default=sa.false()
     )
+    time_zone: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
 
 
 class UserTarget(Base):
@@ -194,3 +195,71 @@ class OneTimeCode(Base):
 
 sessions = cast(sa.Table, SignInSession.__table__)
 one_time_codes = cast(sa.Table, OneTimeCode.__table__)
+
+
+class DelegationRow(Base):
+    """A delegation of signing authority (``domain/delegation.py``); revoked, never deleted."""
+
+    __tablename__ = "delegations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    delegator: Mapped[str] = mapped_column(sa.ForeignKey("users.user_id"), index=True)
+    delegate: Mapped[str] = mapped_column(sa.ForeignKey("users.user_id"), index=True)
+    role: Mapped[str] = mapped_column(sa.String(128))
+    project: Mapped[str | None] = mapped_column(sa.String(128), nullable=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(sa.Text)
+    granted_by: Mapped[str] = mapped_column(sa.String(128))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(sa.String(128), nullable=True)
+    revoke_reason: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+
+
+delegations = cast(sa.Table, DelegationRow.__table__)
+
+
+class CostEntry(Base):
+    """A commitment or actual cost of a project phase; insert-only (migration 0005_budget)."""
+
+    __tablename__ = "cost_entries"
+    __table_args__ = (sa.UniqueConstraint("project", "kind", "ref"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    project: Mapped[str] = mapped_column(sa.String(128))
+    phase: Mapped[str] = mapped_column(sa.String(64))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    amount: Mapped[str] = mapped_column(sa.String(40))
+    """Exact decimal text in the project's currency (never a float)."""
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    ref: Mapped[str] = mapped_column(sa.String(64))
+    note: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    booked_on: Mapped[str | None] = mapped_column(sa.String(10), nullable=True)
+    source: Mapped[str] = mapped_column(sa.String(16))
+    batch: Mapped[str | None] = mapped_column(sa.String(80), nullable=True)
+    row: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    recorded_by: Mapped[str] = mapped_column(sa.String(128))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PhaseRun(Base):
+    """A completed phase run: the forecast's history of actual against planned durations."""
+
+    __tablename__ = "phase_runs"
+    __table_args__ = (sa.UniqueConstraint("project", "phase", "cycle"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    project: Mapped[str] = mapped_column(sa.String(128))
+    process_id: Mapped[str] = mapped_column(sa.String(128))
+    phase: Mapped[str] = mapped_column(sa.String(64), index=True)
+    kind: Mapped[str | None] = mapped_column(sa.String(64), nullable=True, index=True)
+    cycle: Mapped[int] = mapped_column(sa.Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    planned_seconds: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
+
+
+cost_entries = cast(sa.Table, CostEntry.__table__)
+phase_runs = cast(sa.Table, PhaseRun.__table__)

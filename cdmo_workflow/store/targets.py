@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cdmo_workflow.store.tables import user_targets
+from cdmo_workflow.store.tables import user_targets, users
 
 
 class TargetRepository:
@@ -35,6 +35,16 @@ class TargetRepository:
         for user_id, url in self._c.execute(query):
             found[user_id].append(url)
         return found
+
+    def zones_of(self, user_ids: Iterable[str]) -> dict[str, str]:
+        """user id -> the IANA zone the user reads times in (users without one are absent)."""
+        wanted = sorted(set(user_ids))
+        if not wanted:
+            return {}
+        query = sa.select(users.c.user_id, users.c.time_zone).where(
+            users.c.user_id.in_(wanted), users.c.time_zone.is_not(None)
+        )
+        return {str(u): str(z) for u, z in self._c.execute(query)}
 
     def all(self, user: str | None = None) -> list[tuple[int, str, str]]:
         """(id, user id, URL) of every stored target, by user then insertion (unmasked)."""

@@ -12,8 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from cdmo_workflow.store.costs import CostRepository
 from cdmo_workflow.store.credentials import OneTimeCodeRepository, SessionRepository
 from cdmo_workflow.store.engine import make_engine, migrate, translate_connect_errors
+from cdmo_workflow.store.history import PhaseRunRepository
+from cdmo_workflow.store.people import DelegationRepository, PeopleRepository
 from cdmo_workflow.store.repositories import (
     AuditHead,
     AuditRepository,
@@ -56,6 +59,10 @@ class UnitOfWork:
     sla: SlaNoticeRepository
     sessions: SessionRepository
     codes: OneTimeCodeRepository
+    delegations: DelegationRepository
+    people: PeopleRepository
+    costs: CostRepository
+    history: PhaseRunRepository
 
     def __init__(
         self,
@@ -92,6 +99,10 @@ class UnitOfWork:
         self.sla = SlaNoticeRepository(self.session, now)
         self.sessions = SessionRepository(self.session, now)
         self.codes = OneTimeCodeRepository(self.session, now)
+        self.delegations = DelegationRepository(self.session, now)
+        self.people = PeopleRepository(self.session, now)
+        self.costs = CostRepository(self.session, now)
+        self.history = PhaseRunRepository(self.session, now)
         return self
 
     def __exit__(

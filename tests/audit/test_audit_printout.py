@@ -119,9 +119,10 @@ def test_printout_separates_refusals_from_signatures_and_prints_every_reason(
     for row, text in zip(accepted, sig_rows, strict=True):
         cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", text, re.S)]
         new = row["new"]
-        assert cells[1:8] == [
+        assert cells[1:9] == [
             new["name"],
             new["user"],
+            "–",  # signed in person, on behalf of nobody
             audit.readable_time(new["signed_at"]),
             "approval",
             new["role"],

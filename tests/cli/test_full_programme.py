@@ -229,19 +229,29 @@ def test_full_programme(db_url: str) -> None:
     assert gate(s, "development-complete")["outcome"] == "conditional-go"
     assert phase_states(s)["tech-transfer"] == "active"
     assert phase_states(s)["analytical-transfer"] == "active"
-    conds = {c["phase"]: c for c in s["conditions"]}
-    assert set(conds) == {"tech-transfer", "analytical-transfer"}
-    assert all(c["state"] == "open" for c in conds.values())
+    # one condition, shared by both successors; their owners differ (pd, qc): the PM owns it
+    (cond,) = s["conditions"]
+    assert cond["phases"] == ["tech-transfer", "analytical-transfer"]
+    assert cond["state"] == "open" and cond["owner"] == "role:pm"
+    assert cond["raised_by"] == "qc1" and cond["raised_role"] == "qc"
 
     # Tech transfer: all items done but the open condition keeps the gate shut.
     cdmo.submit("P-001", "tech-transfer", TT_DELIVERABLES)
     cdmo.confirm("P-001", "gmp-readiness", TT_CHECKS)
     s = cdmo.status("P-001")
     assert phase_states(s)["tech-transfer"] == "active"
-    tt_condition = conds["tech-transfer"]["id"]
-    cdmo("condition", "close", "P-001", tt_condition, "--by", "pd1", "--evidence", "VAL-RPT-7")
+    cid = cond["id"]
+    out = cdmo("condition", "close", "P-001", cid, "--by", "pd1", "--evidence", "X", code=1)
+    assert "not-condition-owner" in out
+    cdmo("condition", "close", "P-001", cid, "--by", "pm1", "--evidence", "VAL-RPT-7")
+    s = cdmo.status("P-001")
+    assert phase_states(s)["tech-transfer"] == "active"  # closed, not yet accepted
+    out = cdmo("condition", "accept", "P-001", cid, "--by", "pm1", code=1)
+    assert "own-closure" in out
+    cdmo("condition", "accept", "P-001", cid, "--by", "qa2", "--comment", "report checked")
     s = cdmo.status("P-001")
     assert phase_states(s)["tech-transfer"] == "gate-review"
+    assert s["conditions"][0]["state"] == "accepted" and s["conditions"][0]["accepted_by"] == "qa2"
 
     # Segregation of duties: pd1 contributed to the phase; qa is independent anyway.
     out = cdmo.sign("P-001", "gmp-readiness", "pd1", "qa", code=1)
@@ -268,9 +278,7 @@ def test_full_programme(db_url: str) -> None:
     assert phase_states(s)["tech-transfer"] == "completed"
     assert phase_states(s)["clinical-supply"] == "pending"  # waits for analytical transfer
 
-    # Analytical method transfer (in parallel) -> go
-    at_condition = conds["analytical-transfer"]["id"]
-    cdmo("condition", "close", "P-001", at_condition, "--by", "qc1", "--evidence", "VAL-RPT-8")
+    # Analytical method transfer (in parallel) -> go; its condition was the same one
     cdmo.submit(
         "P-001",
         "analytical-transfer",
@@ -313,8 +321,17 @@ def test_full_programme(db_url: str) -> None:
     assert "project-not-active" in out
     out = cdmo("project", "resume", "P-001", "--by", "qa1", "--reason", "x", code=1)
     assert "not-assigned-to-role" in out
-    cdmo("project", "resume", "P-001", "--by", "pm1", "--reason", "OOS investigation closed")
+    # QA's veto is a quality hold: the PM cannot lift it, QA releases it with a signature
+    hold = s["holds"][-1]
+    assert hold["quality"] and hold["gate"] == "clinical-release"
+    out = cdmo("project", "resume", "P-001", "--by", "pm1", "--reason", "x", code=1)
+    assert "quality-hold" in out
+    release = ["project", "release", "P-001", hold["id"], "--by"]
+    out = cdmo(*release, "pm1", "--meaning", "approval", "--reason", "x", code=1)
+    assert "not-quality-role" in out
+    cdmo(*release, "qa2", "--meaning", "approval", "--reason", "OOS investigation closed")
     s = cdmo.status("P-001")
+    assert s["holds"][-1]["release_signature"]["user"] == "qa2"
     g = gate(s, "clinical-release")
     assert s["state"] == "active"
     assert g["state"] == "open"

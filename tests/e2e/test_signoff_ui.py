@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from cdmo_workflow.markup import md
+from cdmo_workflow.orchestration.actions import WHOLE_PROJECT
 
 from .conftest import DEMO, DEMO_PASSWORD, FLOW_TIMEOUT, CdmoUp, wait_for
 from .ui import FORM_LABELS, UI, SignOff
@@ -191,6 +192,22 @@ def test_wrong_password_is_refused_and_shown(up: CdmoUp, page: Any) -> None:
     dialog.get_by_text(re.compile("authentication-failed")).first.wait_for()
 
 
+def _decided_in_artifact(up: CdmoUp, gate_name: str) -> bool:
+    """The latest version of the project artifact shows ``gate_name`` decided Go."""
+    from prefect.client.schemas.filters import (
+        ArtifactCollectionFilter,
+        ArtifactCollectionFilterKey,
+    )
+
+    from cdmo_workflow.orchestration.naming import artifact_key
+
+    flt = ArtifactCollectionFilter(key=ArtifactCollectionFilterKey(any_=[artifact_key(DEMO)]))
+    with up.client() as c:
+        latest = c.read_latest_artifacts(artifact_filter=flt, limit=1)
+    text = str(latest[0].data) if latest else ""
+    return f"| {gate_name} | decided | go |" in text
+
+
 def test_remaining_quota_decides_the_gate_and_notifies(up: CdmoUp, page: Any) -> None:
     ui = UI(page, up.url)
     run, dialog = _open_form(ui, up, "scoping-go", SCOPING_RUN)
@@ -206,6 +223,10 @@ def test_remaining_quota_decides_the_gate_and_notifies(up: CdmoUp, page: Any) ->
     assert ui.options("Role") == ["site-head"]
     ui.fill(dialog, SignOff("demo-site-head", "site-head", "go", "responsibility", DEMO_PASSWORD))
     ui.submit(dialog)
+    pressed = time.monotonic()
+    wait_for(lambda: _decided_in_artifact(up, "Go to process development"), 30, "artifact", 0.05)
+    seen = time.monotonic() - pressed
+    print(f"Resume pressed → the decision in the project artifact: {seen:.2f} s")
 
     gate = wait_for(
         lambda: (g := up.gate("scoping-go"))["outcome"] == "go" and g, FLOW_TIMEOUT, "decided"
@@ -415,6 +436,8 @@ def test_start_project_and_submit_deliverable_from_deployment_forms(up: CdmoUp, 
         "the hold form",
     )
     dialog = ui.open_resume_form()
+    assert ui.options("What to hold")[0] == WHOLE_PROJECT
+    ui.choose("What to hold", WHOLE_PROJECT)
     dialog.get_by_label("Reason", exact=True).fill("customer tries to hold")
     dialog.get_by_label("User id", exact=True).fill("demo-customer")
     dialog.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
@@ -425,9 +448,19 @@ def test_start_project_and_submit_deliverable_from_deployment_forms(up: CdmoUp, 
     assert failed.state.name == "Refused", failed.state
     message = failed.state.message or ""
     assert message.startswith("Refused: ") and "\n" not in message, message
-    page.reload()
-    page.get_by_text("Refused", exact=True).first.wait_for()
-    page.get_by_text(re.compile("hold_project refused")).first.wait_for()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    # The worker ships its logs in batches and the UI does not poll a finished run's logs:
+    # the page shows the warning once it has reached the server (a reload, as a user would).
+    for attempt in range(6):
+        page.reload()
+        page.get_by_text("Refused", exact=True).first.wait_for()
+        try:
+            page.get_by_text(re.compile("hold_project refused")).first.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 5:
+                raise
     page.wait_for_timeout(1500)
     assert "Traceback" not in page.content()
     page.screenshot(path=str(up.shots / "action-refused.png"))

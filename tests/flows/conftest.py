@@ -88,11 +88,11 @@ class Runner:
     log: Path
     proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, api_url: str) -> None:
+    def start(self, api_url: str, *extra: str) -> None:
         cdmo = Path(sys.executable).with_name("cdmo")
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [str(cdmo), "serve", "--poll", "1"],
+                [str(cdmo), "serve", "--poll", "1", *extra],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
@@ -372,3 +372,16 @@ def submit_all(orch: Orchestra, code: str, phase: str, ctx: Any | None = None) -
         service.confirm_check(
             ctx, code, gdef.id, c.id, by, f"DMS-{gdef.id}-{c.id}", password=PASSWORD
         )
+
+
+def open_mini(orch: Orchestra, prefix: str, ctx: Any | None = None) -> str:
+    """A new mini-programme project whose design phase is done: its first gate is open."""
+    from cdmo_workflow import service
+
+    ctx = ctx or orch.ctx()
+    code = orch.new_code(prefix)
+    service.start_project(
+        ctx, code, "mini-programme", "Helix Bio", MINI_TEAM, by="pm1", password=PASSWORD
+    )
+    submit_all(orch, code, "design", ctx)
+    return code

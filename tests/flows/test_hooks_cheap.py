@@ -41,7 +41,8 @@ def test_no_api_no_hook_no_prefect(tmp_path: Path) -> None:
 
 def test_env_api_installs_the_hook_without_importing_prefect(tmp_path: Path) -> None:
     got = _probe(tmp_path, {"PREFECT_API_URL": "http://127.0.0.1:9/api"}, PROBE)
-    assert got == {"hooks": ["PrefectHook"], "prefect": False}
+    # the Prefect hook and the people hook (run tags, task artifacts); neither imports Prefect
+    assert got == {"hooks": ["PrefectHook", "PeopleHook"], "prefect": False}
     off = {"PREFECT_API_URL": "http://127.0.0.1:9/api", "CDMO_PREFECT_HOOKS": "0"}
     assert _probe(tmp_path, off, PROBE)["hooks"] == []
 
@@ -52,7 +53,7 @@ def test_cdmo_up_file_applies_only_to_its_database(tmp_path: Path) -> None:
     f.write_text(
         json.dumps({"api_url": "http://127.0.0.1:9/api", "database_url": "sqlite:///x.db"})
     )
-    assert _probe(tmp_path, {}, PROBE)["hooks"] == ["PrefectHook"]
+    assert _probe(tmp_path, {}, PROBE)["hooks"] == ["PrefectHook", "PeopleHook"]
     f.write_text(
         json.dumps({"api_url": "http://127.0.0.1:9/api", "database_url": "sqlite:///y.db"})
     )

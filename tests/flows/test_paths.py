@@ -10,12 +10,14 @@ import pytest
 
 from cdmo_workflow import service
 from cdmo_workflow.orchestration import naming
+from cdmo_workflow.orchestration.actions import WHOLE_PROJECT
 
 from .conftest import (
     MINI_TEAM,
     PASSWORD,
     Orchestra,
     children_of,
+    open_mini,
     rss_kb,
     run_action_form,
     submit_all,
@@ -25,19 +27,9 @@ from .conftest import (
 pytestmark = pytest.mark.slow
 
 
-def _open_mini(orch: Orchestra, prefix: str, ctx=None) -> str:
-    ctx = ctx or orch.ctx()
-    code = orch.new_code(prefix)
-    service.start_project(
-        ctx, code, "mini-programme", "Helix Bio", MINI_TEAM, by="pm1", password=PASSWORD
-    )
-    submit_all(orch, code, "design", ctx)
-    return code
-
-
 def test_cli_and_ui_sign_the_same_gate(orchestra: Orchestra) -> None:
     orch = orchestra
-    code = _open_mini(orch, "MIX")
+    code = open_mini(orch, "MIX")
     run = orch.wait_waiting(code, "design-review")
     assert "Paula Manager" in orch.description(run)
     # The CLI path: a service call with the post-commit hook (what `cdmo gate sign` runs).
@@ -71,7 +63,7 @@ def test_cli_and_ui_sign_the_same_gate(orchestra: Orchestra) -> None:
 
 def test_hold_and_resume_finish_and_recreate_the_run(orchestra: Orchestra) -> None:
     orch = orchestra
-    code = _open_mini(orch, "HOLD")
+    code = open_mini(orch, "HOLD")
     orch.wait_waiting(code, "design-review")
     service.hold_project(orch.ctx(), code, "pm1", "funding review", password=PASSWORD)
     wait_for(lambda: all(r.state.is_completed() for r in orch.gate_runs(code)), 60, "run finished")
@@ -85,7 +77,7 @@ def test_hold_and_resume_finish_and_recreate_the_run(orchestra: Orchestra) -> No
 
 def test_restart_the_runner_while_gates_wait(orchestra: Orchestra) -> None:
     orch = orchestra
-    code = _open_mini(orch, "RST")
+    code = open_mini(orch, "RST")
     orch.wait_waiting(code, "design-review")
     orch.runner.kill()
     try:
@@ -129,7 +121,7 @@ def test_waiting_gates_hold_no_process(orchestra: Orchestra) -> None:
     pid = orch.runner.pid
     wait_for(lambda: not gate_children(orch, pid), 60, "runner idle")
     idle_rss = rss_kb(pid)
-    codes = [_open_mini(orch, "IDLE") for _ in range(20)]
+    codes = [open_mini(orch, "IDLE") for _ in range(20)]
     for code in codes:
         orch.wait_waiting(code, "design-review", timeout=120)
     wait_for(lambda: not gate_children(orch, pid), 60, "no child process")
@@ -167,7 +159,7 @@ def test_action_flows_reconcile_artifacts_and_events(orchestra: Orchestra) -> No
         "hold-project/hold-project",
         {"project": code},
         {},
-        {"reason": "x", "user": "cust1", "password": PASSWORD},
+        {"scope": WHOLE_PROJECT, "reason": "x", "user": "cust1", "password": PASSWORD},
     )
     assert bad.state.name == "Refused", bad.state
     assert "not-assigned-to-role" in (bad.state.message or "")
@@ -177,7 +169,12 @@ def test_action_flows_reconcile_artifacts_and_events(orchestra: Orchestra) -> No
         "hold-project/hold-project",
         {"project": code},
         {},
-        {"reason": "x", "user": "pm1", "password": "not-the-password"},
+        {
+            "scope": WHOLE_PROJECT,
+            "reason": "x",
+            "user": "pm1",
+            "password": "not-the-password",
+        },
     )
     assert wrong.state.name == "Refused", wrong.state
     assert "authentication-failed" in (wrong.state.message or ""), wrong.state.message
@@ -188,7 +185,7 @@ def test_action_flows_reconcile_artifacts_and_events(orchestra: Orchestra) -> No
     assert code in (unknown.state.message or "")
 
     # Reconcile: a gate opened while Prefect was not told gets its run.
-    code2 = _open_mini(orch, "REC", ctx=plain)
+    code2 = open_mini(orch, "REC", ctx=plain)
     assert orch.gate_runs(code2) == []
     rec = run_deployment("reconcile-gates/reconcile-gates", timeout=90, poll_interval=0.5)
     assert rec.state.is_completed(), rec.state

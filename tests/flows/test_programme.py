@@ -44,7 +44,8 @@ def test_mini_programme_through_the_ui(orchestra: Orchestra) -> None:
     schema = orch.schema(run)
     props = schema["properties"]
     assert [n for n, _ in sorted(props.items(), key=lambda kv: kv[1]["position"])] == [
-        "user", "role", "decision", "meaning", "comment", "conditions", "password",
+        "user", "role", "decision", "meaning", "comment", "conditions", "on_behalf_of",
+        "password",
     ]  # fmt: skip
     # The signer must choose: role, decision and meaning are required, with no default.
     assert {"user", "role", "decision", "meaning", "password"} <= set(schema["required"])
@@ -87,6 +88,8 @@ def test_mini_programme_through_the_ui(orchestra: Orchestra) -> None:
     assert orch.gate(code, "build-complete")["state"] == "waiting"
     cond = orch.status(code)["conditions"][0]["id"]
     service.close_condition(ctx, code, cond, "pm1", "AUDIT-42", password=PASSWORD)
+    assert orch.gate(code, "build-complete")["state"] == "waiting"  # closed, not accepted
+    service.accept_condition(ctx, code, cond, "qa1", password=PASSWORD)  # QA verifies it
     orch.wait_waiting(code, "build-complete")
 
     # Recycle by a QA veto: the phase restarts, the run of review 1 finishes.

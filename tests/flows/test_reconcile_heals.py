@@ -12,20 +12,11 @@ import pytest
 from cdmo_workflow import service
 from cdmo_workflow.orchestration.runs import reconcile_runs
 
-from .conftest import MINI_TEAM, PASSWORD, Orchestra, submit_all, wait_for
+from .conftest import PASSWORD, Orchestra, open_mini, submit_all, wait_for
 
 pytestmark = pytest.mark.slow
 
 SIGN = {"decision": "go", "meaning": "approval", "comment": "", "conditions": []}
-
-
-def _open(orch: Orchestra, prefix: str) -> str:
-    code = orch.new_code(prefix)
-    service.start_project(
-        orch.ctx(), code, "mini-programme", "Helix Bio", MINI_TEAM, by="pm1", password=PASSWORD
-    )
-    submit_all(orch, code, "design")
-    return code
 
 
 def _reconcile(orch: Orchestra, **kw: Any) -> Any:
@@ -47,7 +38,7 @@ def _inputs(orch: Orchestra, run_id: Any) -> list[str]:
 
 def test_stale_form_refreshed_and_decided_run_finished(orchestra: Orchestra) -> None:
     orch = orchestra
-    code = _open(orch, "STALE")
+    code = open_mini(orch, "STALE")
     run = orch.wait_waiting(code, "design-review")
     assert "pm" in _roles_offered(orch, run)
     # pm signs while Prefect is not told (the CLI during an outage)
@@ -78,7 +69,7 @@ def test_crashed_and_stuck_runs_are_replaced_and_their_inputs_applied(
     from prefect.states import Crashed, Running
 
     orch = orchestra
-    code = _open(orch, "CRASH")
+    code = open_mini(orch, "CRASH")
     run = orch.wait_waiting(code, "design-review")
     key = run.state.state_details.pause_key
     with orch.client() as c:
@@ -91,8 +82,11 @@ def test_crashed_and_stuck_runs_are_replaced_and_their_inputs_applied(
         )
     before = orch.last_seq(code)
     stats = _reconcile(orch)
-    assert stats.salvaged_signatures == 1 and stats.created >= 1, stats
-    assert orch.last_seq(code) > before
+    # A refresh (another command's post-commit hook) may have woken the run just before it
+    # was crashed: then the run itself read the answer, deleting it, and recorded the
+    # signature (seen once in CI). Either way the signature is recorded exactly once.
+    assert stats.salvaged_signatures <= 1 and stats.created >= 1, stats
+    wait_for(lambda: orch.last_seq(code) > before, 60, "the signature left in the crashed run")
     assert orch.gate(code, "design-review")["signatures"][0]["user"] == "pm1"
     assert _inputs(orch, run.id) == []  # no password left in Prefect
     fresh = orch.wait_waiting(code, "design-review")
@@ -123,7 +117,7 @@ def test_fast_resumes_lose_no_signature_to_the_schema_race(orchestra: Orchestra)
     from cdmo_workflow.orchestration.runs import SCHEMA_RACE, resume_with_retry
 
     orch = orchestra
-    codes = [_open(orch, "RACE") for _ in range(6)]
+    codes = [open_mini(orch, "RACE") for _ in range(6)]
     raced: list[str] = []
     with orch.client() as c:
         original = c.resume_flow_run

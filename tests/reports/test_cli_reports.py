@@ -105,7 +105,7 @@ def test_project_report(demo_db: str, tmp_path: Path) -> None:
     page = page_path.read_text()
     text = html.unescape(page)
     assert "<svg" in page and "<script" not in page and "<link" not in page
-    assert "chain intact" in text and "40 events verified" in text
+    assert "chain intact" in text and "48 events verified" in text
     assert "Forecast completion" in text and "2027-12-07" in text and "+57" in text
     # Every signature: its manifestation and the record hash it signs.
     project = load_project(open_context(demo_db, ROOT), "HX-042")
@@ -178,10 +178,10 @@ def test_audit_printout(demo_db: str, tmp_path: Path) -> None:
     assert "Audit trail — HX-042 · Helix Bio" in head
     assert re.search(r"Exported \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", head)
     assert "thead { display: table-header-group; }" in page and "@page" in page
-    assert "Intact." in text and "All 40 events were recomputed" in text
+    assert "Intact." in text and "All 48 events were recomputed" in text
     # Every event, with its hash; every signature manifestation of the CSV export.
     rows = list(csv.DictReader(io.StringIO(cdmo(demo_db, "audit", "export", "HX-042"))))
-    assert len(rows) == 40
+    assert len(rows) == 48
     for row in rows:
         assert f'id="seq-{row["seq"]}"' in page
         assert row["hash"] in page

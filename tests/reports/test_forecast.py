@@ -61,7 +61,7 @@ def test_a_document_without_a_baseline_still_loads_and_gets_it_recomputed() -> N
     project = start()
     finish(project, "a", day(12))
     doc = project.to_dict()
-    del doc["baseline"]
+    del doc["baseline"], doc["baselines"]  # a document stored before baselines were kept
     old = Project.from_dict(doc, project.snapshot)
     assert old.baseline is None
     fc = forecast(old, day(12))
@@ -263,3 +263,19 @@ def test_shipped_processes_have_a_plan(shipped: str) -> None:
     p = plan(snap.process, T0)
     assert set(p) == {ph.id for ph in snap.process.phases}
     assert all(e >= s for s, e in p.values())
+
+
+def test_the_budget_in_markdown_for_the_project_artifact() -> None:
+    from cdmo_workflow.domain import budget
+    from cdmo_workflow.reports.markdown import budget_markdown
+
+    project = start()
+    assert budget_markdown(project) == ""  # no currency, no budget
+    budget.open_budget(project, "CHF")
+    budget.set_quote(project, "a", "1000", "pat", day(1))
+    line = budget.cost_line(project, "a", "actual", "1200.5", "INV-1")
+    budget.add_cost(project, line, "pat", day(2), {})
+    text = budget_markdown(project)
+    assert "### Budget (CHF)" in text
+    assert "| Phase A (overrun) | 1,000.00 | 0.00 | 1,200.50 | -200.50 | 120.1 % |" in text
+    assert "| **Total** (overrun) | 1,000.00 | 0.00 | 1,200.50 | -200.50 | 120.1 % |" in text

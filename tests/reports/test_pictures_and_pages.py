@@ -24,7 +24,8 @@ TODAY = day(42)
 
 
 def history_project() -> Project:
-    """a: conditional go; b, c: go; d: recycled to b; b passes again; d's gate is open."""
+    """a: conditional go (its condition accepted on day 15); b, c: go; d: recycled to b; b
+    passes again; d's gate is open."""
     project = start(snapshot(sla="3d"))
     finish(
         project,
@@ -33,9 +34,10 @@ def history_project() -> Project:
         qa_decision="conditional-go",
         conditions=["Close CAPA-12 before B's gate"],
     )
-    project.close_condition(project.open_conditions("c")[0].id, "pat", "DMS-CAPA-12", day(15))
+    (cond,) = project.open_conditions()  # one condition, shared by b and c
+    project.close_condition(cond.id, "dev1", "DMS-CAPA-12", day(15))  # its owner (dev)
+    project.accept_condition(cond.id, "qa1", day(15))  # the raiser's role verifies it
     finish(project, "c", day(16))
-    project.close_condition(project.open_conditions("b")[0].id, "pat", "DMS-CAPA-12", day(28))
     finish(project, "b", day(30))
     submit(project, "d", day(33))
     sign(project, "d", day(35), "go", qa_decision="recycle")
@@ -92,7 +94,7 @@ def test_timeline_shows_every_series_with_a_legend() -> None:
     fig = charts.timeline_figure(project, fc)
     labels = legend_labels(fig)
     for expected in (
-        "Baseline (plan at start)",
+        "Baseline (agreed plan)",
         "Forecast",
         "Forecast, critical path",
         "Actual",
@@ -133,7 +135,7 @@ def test_timeline_files_are_png_and_svg_with_real_text(tmp_path: Any) -> None:
     svg = files["svg"].read_text()
     assert svg.startswith("<?xml")
     assert rendered.inline_svg.startswith("<svg")
-    for name in ("Phase A", "Phase D", "Baseline (plan at start)", "Gate: recycle"):
+    for name in ("Phase A", "Phase D", "Baseline (agreed plan)", "Gate: recycle"):
         assert name in svg
     # The same data gives the same picture (stable ids, no timestamp).
     assert charts.timeline(project, forecast(project, TODAY)).svg == rendered.svg

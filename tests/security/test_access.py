@@ -139,6 +139,10 @@ def _commands() -> list[tuple[str, list[str]]]:
         ("user.add", ["users", "add", "eve", "--name", "Eve", "--role", "qa", "--by", "admin1",
                       "--notify", "json://127.0.0.1:9/eve"]),
         ("user.notify-add", ["users", "notify", "add", "pm1", "json://127.0.0.1:9/pm"]),
+        ("change.propose", ["change", "propose", "SEC-1", "--by", "pm1", "--title", "t",
+                            "--reason", "r"]),
+        ("change.sign", ["change", "sign", "SEC-1", "CR-1", "--by", "pm1", "--role", "pm",
+                         "--decision", "approve", "--meaning", "approval"]),
     ]  # fmt: skip
 
 
@@ -178,7 +182,7 @@ def test_every_command_refuses_an_expired_session(project: Site) -> None:
         site("login", actor, password=PASSWORD)
         site.sql(STALE_PG if "postgresql" in site.db_url else STALE_SQLITE)
         out = site(*args, code=1)
-        if action == "gate.sign":
+        if action in ("gate.sign", "change.sign"):
             assert "password-required" in out  # a session never signs
         else:
             assert "session-expired" in out and "idle" in out, action

@@ -28,6 +28,7 @@ class State:
     keys: dict[str, dict[str, Any]] = field(default_factory=dict)
     sessions: dict[str, StoredSession] = field(default_factory=dict)
     codes: dict[str, StoredCode] = field(default_factory=dict)
+    runs: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Clock:
@@ -55,11 +56,16 @@ class FakeUsers(_Repo):
     def list(self) -> list[StoredUser]:
         return [self.s.users[k] for k in sorted(self.s.users)]
 
-    def add(self, user_id: str, name: str, roles: Any, password_hash: str) -> StoredUser:
+    def add(
+        self, user_id: str, name: str, roles: Any, password_hash: str, time_zone: Any = None
+    ) -> StoredUser:
         if user_id in self.s.users:
             raise DuplicateUser(user_id)
         now = self.now()
-        user = StoredUser(user_id, name, list(roles), password_hash, now, 0, False, None, True, now)
+        user = StoredUser(
+            user_id, name, list(roles), password_hash, now, 0, False, None, True, now,
+            time_zone=time_zone,
+        )  # fmt: skip
         self.s.users[user_id] = user
         return user
 
@@ -125,7 +131,7 @@ class FakeProjects(_Repo):
         return stored
 
     def save(self, code: str, document: dict[str, Any], state: str, expected_version: int,
-             summary: Any = None) -> int:  # fmt: skip
+             summary: Any = None, version_hash: str | None = None) -> int:  # fmt: skip
         if FakeProjects.lose_next_save:
             FakeProjects.lose_next_save -= 1
             raise ConcurrentUpdate(code, expected_version)
@@ -133,7 +139,8 @@ class FakeProjects(_Repo):
         if old.version != expected_version:
             raise ConcurrentUpdate(code, expected_version)
         doc = json.loads(json.dumps(document, default=str))
-        self.s.projects[code] = replace(old, document=doc, state=state, version=old.version + 1)
+        self.s.projects[code] = replace(old, document=doc, state=state, version=old.version + 1,
+                                        version_hash=version_hash or old.version_hash)  # fmt: skip
         return old.version + 1
 
     def list(self, states: Any = None) -> list[Any]:
@@ -217,6 +224,14 @@ class FakeCodes(_Repo):
         self.s.codes[code_hash] = replace(self.s.codes[code_hash], used_at=self.now())
 
 
+class FakeHistory(_Repo):
+    """Completed phase runs: kept in ``State.runs`` (the forecast's history)."""
+
+    def add(self, rows: Any) -> int:
+        self.s.runs.extend(dict(r) for r in rows)
+        return len(rows)
+
+
 class FakeUnitOfWork:
     def __init__(self, db: FakeDatabase) -> None:
         self.db = db
@@ -232,6 +247,7 @@ class FakeUnitOfWork:
         self.idempotency = FakeKeys(self.state, clock)
         self.sessions = FakeSessions(self.state, clock)
         self.codes = FakeCodes(self.state, clock)
+        self.history = FakeHistory(self.state, clock)
         return self
 
     def __exit__(self, *_: Any) -> None:

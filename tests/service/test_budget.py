@@ -5,44 +5,17 @@ The budget holds on both backends, and it does not grow with the project's audit
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import suppress
 from pathlib import Path
-from typing import Any
-
-import sqlalchemy as sa
 
 from cdmo_workflow import service
-from cdmo_workflow.store import Database
+from tests.counting import CountingDatabase
 
 DEFS = Path(__file__).parent / "defs"
 PW = "budget-password-1"
 SIGN_OFF_UNITS = 2  # authenticate (read-only) + the command
 SIGN_OFF_STATEMENTS = 15
-
-
-class CountingDatabase(Database):
-    """A real store.Database that counts the units of work it opens and the SQL it runs."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
-        self.units = 0
-        self.statements = 0
-        sa.event.listen(self.engine, "before_cursor_execute", self._count)
-
-    def _count(self, *_: Any) -> None:
-        self.statements += 1
-
-    def unit_of_work(self, *, read_only: bool = False) -> Any:
-        self.units += 1
-        return super().unit_of_work(read_only=read_only)
-
-    @contextmanager
-    def measure(self) -> Iterator[dict[str, int]]:
-        self.units = self.statements = 0
-        out: dict[str, int] = {}
-        yield out
-        out.update(units=self.units, statements=self.statements)
+FORM_STATEMENTS = 5  # the project (and its snapshot), the chain head, its last rows, users
 
 
 def _ctx(db_url: str) -> tuple[service.Context, CountingDatabase]:
@@ -93,3 +66,34 @@ def test_a_refusal_costs_one_more_unit_and_writes_one_row(db_url: str) -> None:
         except service.Refused as refused:
             assert refused.rule == "authentication-failed"
     assert cost["units"] == 2  # authenticate + the audited refusal
+
+
+def test_a_gate_form_reads_its_facts_in_one_unit(db_url: str) -> None:
+    from cdmo_workflow.orchestration.state import form_facts
+
+    ctx, db = _ctx(db_url)
+    _project(ctx, "FORM")
+    with suppress(service.Refused):
+        service.sign_gate(ctx, "FORM", "build-go", "qa1", "wrong-pw-1", "qa", "go", "approval")
+    with db.measure() as cost:
+        facts = form_facts(ctx, "FORM", "build-go")
+    assert cost["units"] == 1  # was four: the project, the chain head, the attempt, the names
+    assert cost["statements"] <= FORM_STATEMENTS, cost
+    assert facts.project.code == "FORM" and facts.names["qa1"] == "QA One"
+    assert facts.attempt is not None and facts.attempt.outcome == "refused"
+    assert facts.attempt.rule == "authentication-failed" and facts.seq == facts.attempt.seq
+
+
+def test_the_project_artifact_reads_its_facts_in_one_unit(db_url: str) -> None:
+    """A post-commit publication renders the aggregate the command saved: one read for the
+    printed names and the audit summary, however long the history."""
+    from cdmo_workflow.orchestration.publish import project_markdown
+
+    ctx, db = _ctx(db_url)
+    _project(ctx, "ART")
+    result = service.sign_gate(ctx, "ART", "build-go", "qa1", PW, "qa", "go", "approval")
+    assert result.aggregate is not None
+    with db.measure() as cost:
+        text = project_markdown(ctx, result.aggregate)
+    assert cost["units"] == 1, cost
+    assert "## Audit trail" in text and "| qa1 | gate.sign | build-go" in text

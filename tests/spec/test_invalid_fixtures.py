@@ -16,7 +16,7 @@ from .conftest import FIXTURES
 CASES = sorted(p for p in (FIXTURES / "invalid").iterdir() if p.is_dir())
 
 # Cases whose findings are warnings only: the tree still loads.
-WARNING_ONLY = {"gate-file-name", "unused-gate"}
+WARNING_ONLY = {"gate-file-name", "unused-gate", "change-control-default"}
 
 
 def _expected(case: Path) -> list[str]:
@@ -34,7 +34,9 @@ def test_every_rule_has_a_case() -> None:
         "bad-duration", "unknown-decision", "quota-min-zero", "final-conditional-go",
         "unsafe-python-tag", "custom-tag", "alias-bomb", "gate-file-name", "not-a-mapping",
         "huge-integer", "quota-over-100", "duration-over-10-years", "boolean-yes-no",
-        "boolean-on-off", "several-findings-one-run",
+        "boolean-on-off", "several-findings-one-run", "change-control-roles",
+        "change-control-schema", "change-control-default", "calendar-bad-date",
+        "calendar-shutdown-order", "undefined-calendar", "bad-currency",
     ):  # fmt: skip
         assert rule_case in names
 

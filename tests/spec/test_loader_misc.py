@@ -63,8 +63,11 @@ def test_definition_error_lists_errors(tmp_path: Path) -> None:
     assert "no definitions/ folder" in str(info.value)
 
 
-def test_pre_commit_hook() -> None:
-    [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
-    assert hook["id"] == "cdmo-validate"
-    assert hook["entry"] == "cdmo validate"
-    assert hook["files"] == r"^(definitions|gates)/.*\.ya?ml$"
+def test_pre_commit_hooks() -> None:
+    hooks = {h["id"]: h for h in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
+    assert list(hooks) == ["cdmo-validate", "cdmo-simulate"]
+    assert hooks["cdmo-validate"]["entry"] == "cdmo validate"
+    assert hooks["cdmo-simulate"]["entry"] == "cdmo simulate --all --quiet"
+    for hook in hooks.values():
+        assert hook["files"] == r"^(definitions|gates)/.*\.ya?ml$"
+        assert hook["pass_filenames"] is False and hook["language"] == "python"

@@ -58,14 +58,63 @@ def test_hash_is_sha256_of_canonical_json(tree: Path) -> None:
     import hashlib
     import json
 
+    from cdmo_workflow.spec.catalog import hashed_dump  # fields added later: only if not default
+
     snap = load_catalog(tree).snapshot("tech-transfer-engagement")
+    process = hashed_dump(snap.process)
+    # Fields added after the first release are left out while at their default, so the
+    # hash of an unchanged file is the one its running projects pinned before they existed.
+    for name in ("calendar", "currency", "budget", "share_budget", "finance_role"):
+        assert name not in process
+    for phase in process["phases"]:
+        assert "kind" not in phase
     doc = {
-        "process": snap.process.model_dump(by_alias=True, mode="json"),
-        "gates": {k: v.model_dump(by_alias=True, mode="json") for k, v in snap.gates.items()},
+        "process": process,
+        "gates": {k: hashed_dump(v) for k, v in snap.gates.items()},
     }
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert snap.version_hash == hashlib.sha256(text.encode()).hexdigest()
     assert snapshot_hash(snap.process, dict(snap.gates)) == snap.version_hash
+
+
+def test_fields_added_later_keep_the_hash_of_an_unchanged_file(tree: Path) -> None:
+    """quality_role, recycle_resets and condition_due at their defaults change no hash; set
+    to anything else, they do."""
+    before = load_catalog(tree).snapshot("api-clinical-program").version_hash
+    assert before == "6c532bc13c51887c8fc8720df93b16285aa6d3ea343cea96c2cf5d94741a3949"
+    _edit(tree / "gates" / "gmp-readiness.yaml", "checks:", "recycle_resets: path\nchecks:")
+    assert load_catalog(tree).snapshot("api-clinical-program").version_hash == before
+    _edit(tree / "gates" / "gmp-readiness.yaml", "recycle_resets: path", "condition_due: 10bd")
+    assert load_catalog(tree).snapshot("api-clinical-program").version_hash != before
+
+
+def test_new_fields_and_a_calendar_change_the_hash(tree: Path) -> None:
+    before = load_catalog(tree).snapshot("api-clinical-program").version_hash
+    (tree / "calendars").mkdir(exist_ok=True)
+    (tree / "calendars" / "site.yaml").write_text(
+        "schema: cdmo-workflow/v1\nkind: calendar\nid: site\nname: Site\n"
+        "holidays:\n  - date: 2026-12-25\n"
+    )
+    catalog = load_catalog(tree)
+    assert catalog.snapshot("api-clinical-program").version_hash == before  # not named
+    pinned = catalog.snapshot("api-clinical-program", calendar="site")
+    assert pinned.calendar is not None and pinned.calendar.id == "site"
+    assert pinned.version_hash != before
+    _edit(tree / "definitions" / "api-clinical-program.yaml", "manager_role: pm",
+          "manager_role: pm\ncalendar: site")  # fmt: skip
+    named = load_catalog(tree).snapshot("api-clinical-program")
+    assert named.calendar == pinned.calendar
+    assert named.version_hash not in (before, pinned.version_hash)  # the process text changed
+    (tree / "calendars" / "site.yaml").write_text(
+        "schema: cdmo-workflow/v1\nkind: calendar\nid: site\nname: Site\n"
+        "holidays:\n  - date: 2026-12-26\n"
+    )
+    assert load_catalog(tree).snapshot("api-clinical-program").version_hash != named.version_hash
+    _edit(tree / "definitions" / "api-clinical-program.yaml", "    duration: 15bd",
+          "    duration: 15bd\n    kind: proposal")  # fmt: skip
+    tagged = load_catalog(tree).snapshot("api-clinical-program")
+    assert tagged.process.phases[0].kind == "proposal"
+    assert tagged.version_hash != named.version_hash
 
 
 def test_unknown_process_lists_known_ones(tree: Path) -> None:

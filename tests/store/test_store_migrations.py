@@ -21,6 +21,7 @@ TABLES = {
     "outbox",
     "idempotency_keys",
     "sla_notices",
+    "delegations",
     "alembic_version",
 }
 

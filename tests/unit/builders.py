@@ -114,6 +114,9 @@ def diamond(
     recycle_to_b: str | None = None,
     veto_b: bool = False,
     process_id: str = "diamond",
+    recycle_resets: str = "path",
+    delegable_d: bool = True,
+    condition_due: str | None = None,
 ) -> ProcessSnapshot:
     """a → (b ∥ c) → d.
 
@@ -152,18 +155,24 @@ def diamond(
             "g-a",
             [{"role": "pm"}, {"role": "customer"}],
             checks=[{"id": "a-check", "name": "A check", "confirmed_by": "qc"}],
+            **({"condition_due": condition_due} if condition_due else {}),
         ),
         gate(
             "g-b",
             [{"role": "qa", "independent": True, "veto": veto_b}, {"role": "customer"}],
             recycle_to=recycle_to_b,
+            recycle_resets=recycle_resets,
         ),
         gate("g-c", [{"role": "qa", "veto": True}, {"role": "pm"}]),
         gate(
             "g-d",
-            [{"role": "qa", "min": 2, "independent": True}, {"role": "customer"}],
+            [
+                {"role": "qa", "min": 2, "independent": True, "delegable": delegable_d},
+                {"role": "customer"},
+            ],
             decisions=["go", "hold", "recycle", "kill"],
             recycle_to=recycle_to_d,
+            recycle_resets=recycle_resets,
         ),
     ]
     return snapshot(process_id, ROLES, phases, gates)
@@ -210,7 +219,7 @@ def eligible_signers(project: Project, gate_id: str, role: str) -> list[str]:
     review = project.open_review(gate_id)
     assert review is not None, f"gate {gate_id} is not open"
     quota = next(q for q in gdef.signoffs if q.role == role)
-    signed = {s.user for s in review.signatures}
+    signed = {u for s in review.signatures for u in s.people}
     contributors = project.phases[pdef.id].contributors
     return [
         u

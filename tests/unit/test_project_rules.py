@@ -533,7 +533,9 @@ def test_non_veto_kill_waits_for_the_quota(project: Project, clock: Clock) -> No
     assert project.state == ProjectState.KILLED
 
 
-def test_conditional_go_puts_conditions_on_every_successor(project: Project, clock: Clock) -> None:
+def test_conditional_go_raises_one_condition_per_text_shared_by_successors(
+    project: Project, clock: Clock
+) -> None:
     complete_work(project, "a", clock())
     project.sign("g-a", signer("pat"), "pm", "go", "approval", clock())
     project.drain_events()
@@ -548,65 +550,100 @@ def test_conditional_go_puts_conditions_on_every_successor(project: Project, clo
     )
     assert project.phases["a"].state == PhaseState.COMPLETED
     assert states(project)["b"] == "active" and states(project)["c"] == "active"
-    by_phase = {(c.phase, c.text) for c in project.conditions}
-    assert by_phase == {
-        (p, t) for p in ("b", "c") for t in ("update the FMEA", "sign the quality agreement")
-    }
-    assert len({c.id for c in project.conditions}) == 4
-    assert all(c.state == "open" and c.raised_by == "cust1" for c in project.conditions)
-    assert names(project).count(ev.CONDITION_OPENED) == 4
+    assert [(c.id, c.text, c.phases) for c in project.conditions] == [
+        ("C1", "update the FMEA", ["b", "c"]),
+        ("C2", "sign the quality agreement", ["b", "c"]),
+    ]
+    # b (owner dev) and c (owner qc) differ: the manager role owns them by default
+    assert all(c.owner_role == "pm" and c.needs_acceptance for c in project.conditions)
+    assert all(c.raised_by == "cust1" and c.raised_role == "customer" for c in project.conditions)
+    assert names(project).count(ev.CONDITION_OPENED) == 2
 
     # b's work is done, but its gate waits for its conditions
     complete_work(project, "b", clock())
-    assert project.phases["b"].state == PhaseState.ACTIVE
-    assert project.open_review("g-b") is None
-    b_conds = [c for c in project.conditions if c.phase == "b"]
+    assert project.phases["b"].state == PhaseState.ACTIVE and project.open_review("g-b") is None
     refused(
-        project,
-        "evidence-required",
-        lambda: project.close_condition(b_conds[0].id, "pat", " ", clock()),
+        project, "evidence-required", lambda: project.close_condition("C1", "pat", " ", clock())
     )
     refused(
         project,
-        "not-assigned-to-role",
-        lambda: project.close_condition(b_conds[0].id, "qc1", "DMS-9", clock()),
-        "qc1",
-        b_conds[0].id,
+        "not-condition-owner",
+        lambda: project.close_condition("C1", "dev1", "DMS-9", clock()),
+        "dev1",
+        "C1",
     )
-    project.close_condition(b_conds[0].id, "dev1", "DMS-9", clock())  # the phase owner
-    assert project.open_review("g-b") is None
+    project.close_condition("C1", "pat", "DMS-9", clock())
     refused(
         project,
         "condition-closed",
-        lambda: project.close_condition(b_conds[0].id, "pat", "DMS-10", clock()),
-        b_conds[0].id,
-        "dev1",
+        lambda: project.close_condition("C1", "pat", "DMS-10", clock()),
+        "C1",
+        "pat",
     )
-    project.close_condition(b_conds[1].id, "pat", "DMS-10", clock())  # the project manager
+    project.close_condition("C2", "pat", "DMS-10", clock())
+    assert project.open_review("g-b") is None  # closed is not enough: acceptance is due
+    refused(
+        project,
+        "own-closure",
+        lambda: project.accept_condition("C1", "pat", clock()),
+        "pat",
+    )  # pat is the manager *and* closed it; the check names the closure first
+    refused(
+        project, "not-assigned-to-role", lambda: project.accept_condition("C1", "dev1", clock())
+    )
+    project.accept_condition("C1", "cust1", clock())  # the raiser's role
+    project.accept_condition("C2", "qa1", clock(), comment="verified")  # the quality role
     assert project.phases["b"].state == PhaseState.GATE_REVIEW
-    assert project.open_review("g-b") is not None
-    # closed conditions are part of the record the signatures are linked to
+    assert project.phases["c"].state == PhaseState.ACTIVE  # c's own work is still due
     review = project.open_review("g-b")
     assert review is not None
+    # accepted conditions are part of the record the signatures are linked to
     record = project.review_record(review)
-    assert [c["id"] for c in record["conditions"]] == [c.id for c in b_conds]
-    # c is untouched by b's closings
-    assert project.phases["c"].state == PhaseState.ACTIVE
-    assert len(project.open_conditions("c")) == 2
+    assert [c["id"] for c in record["conditions"]] == ["C1", "C2"]
+    assert project.open_conditions("c") == []  # the same conditions: not closed twice
 
 
-def test_conditions_closed_before_the_successor_starts(project: Project, clock: Clock) -> None:
-    """Conditions on a phase that is still pending can be closed early."""
+def test_condition_rejected_goes_back_to_its_owner(project: Project, clock: Clock) -> None:
+    pass_phase(project, "a", clock())
+    complete_work(project, "c", clock())
+    project.sign(
+        "g-c",
+        signer("qa1"),
+        "qa",
+        "conditional-go",
+        "approval",
+        clock(),
+        conditions=["close CAPA-17 before release"],
+        condition_owner=["user:dev1"],
+        condition_due=["10bd"],
+    )
+    project.sign("g-c", signer("pat"), "pm", "go", "approval", clock())
+    (cond,) = project.conditions
+    assert cond.phases == ["d"] and cond.owner_user == "dev1" and cond.due_at is not None
+    assert cond.raised_role == "qa"
+    refused(project, "condition-not-closed", lambda: project.accept_condition("C1", "qa2", clock()))
+    project.close_condition("C1", "dev1", "CAPA-17 closed", clock())
+    refused(project, "reason-required", lambda: project.reject_condition("C1", "qa1", " ", clock()))
+    project.reject_condition("C1", "qa1", "the CAPA effectiveness check is missing", clock())
+    assert cond.state == "open" and cond.evidence is None and len(cond.rejections) == 1
+    project.close_condition("C1", "dev1", "CAPA-17 closed with effectiveness check", clock())
+    project.accept_condition("C1", "qa1", clock())
+    assert cond.done and cond.accepted_by == "qa1"
+    refused(project, "condition-accepted", lambda: project.accept_condition("C1", "qa2", clock()))
+
+
+def test_conditions_accepted_before_the_successor_starts(project: Project, clock: Clock) -> None:
+    """A condition on a phase still pending can be closed and accepted early."""
     pass_phase(project, "a", clock())
     pass_phase(project, "b", clock())
     complete_work(project, "c", clock())
     sign_all(project, "g-c", clock(), decision="conditional-go", conditions=["bridge study"])
-    # two signers, each with the condition: two conditions on d
-    d_conds = project.open_conditions("d")
-    assert len(d_conds) == 2
+    # two signers wrote the same text: one condition on d, owned by d's owner role (dev)
+    (cond,) = project.open_conditions("d")
+    assert cond.owner_role == "dev" and cond.phases == ["d"]
     assert project.phases["d"].state == PhaseState.ACTIVE
-    for c in d_conds:
-        project.close_condition(c.id, "pat", "DMS-3", clock())
+    project.close_condition(cond.id, "dev1", "DMS-3", clock())
+    project.accept_condition(cond.id, "qa2", clock())
     complete_work(project, "d", clock())
     assert project.phases["d"].state == PhaseState.GATE_REVIEW
 
@@ -631,8 +668,9 @@ def test_recycle_to_the_gated_phase_itself(project: Project, clock: Clock) -> No
     assert project.phases["d"].state == PhaseState.ACTIVE
 
 
-def test_recycle_upstream_resets_started_downstream_phases() -> None:
-    snap = diamond(recycle_to_b="a")
+def test_recycle_upstream_resets_started_downstream_phases_when_asked() -> None:
+    """``recycle_resets: downstream`` keeps the earlier behaviour."""
+    snap = diamond(recycle_to_b="a", recycle_resets="downstream")
     project = start(snap)
     clock = Clock()
     pass_phase(project, "a", clock())
@@ -725,16 +763,24 @@ def test_kill_cancels_the_reviews_still_open_elsewhere(project: Project, clock: 
 
 def test_kill_closes_no_open_condition_but_refuses_closing(project: Project, clock: Clock) -> None:
     complete_work(project, "a", clock())
-    sign_all(project, "g-a", clock(), decision="conditional-go", conditions=["x"])
-    for c in project.open_conditions("c"):
-        project.close_condition(c.id, "pat", "DMS-1", clock())
+    project.sign("g-a", signer("pat"), "pm", "go", "approval", clock())
+    project.sign(
+        "g-a",
+        signer("cust1"),
+        "customer",
+        "conditional-go",
+        "approval",
+        clock(),
+        conditions=["x"],
+        condition_blocks=["b"],
+    )
     complete_work(project, "c", clock())
     project.sign("g-c", signer("qa1"), "qa", "kill", "approval", clock(), comment="no market")
-    cond = project.open_conditions("b")[0]
+    (cond,) = project.open_conditions("b")
     refused(
         project,
         "project-not-active",
-        lambda: project.close_condition(cond.id, "pat", "E", clock()),
+        lambda: project.close_condition(cond.id, "dev1", "E", clock()),
         "killed",
     )
 
@@ -774,9 +820,10 @@ def test_round_trip_through_json(project: Project, clock: Clock) -> None:
     sign_all(project, "g-a", clock(), decision="conditional-go", conditions=["x"])
     for c in project.open_conditions("c"):
         project.close_condition(c.id, "pat", "DMS-1", clock())
+        project.accept_condition(c.id, "qa2", clock())
     complete_work(project, "c", clock())
     project.sign("g-c", signer("qa1"), "qa", "hold", "review", clock())
-    assert project.state == ProjectState.ON_HOLD and project.open_conditions("b")
+    assert project.state == ProjectState.ON_HOLD and project.conditions[0].done
     data = project.to_dict()
     text = json.dumps(data)
     loaded = Project.from_dict(json.loads(text), project.snapshot)
@@ -785,8 +832,9 @@ def test_round_trip_through_json(project: Project, clock: Clock) -> None:
     assert loaded.summary() == project.summary()
     for r1, r2 in zip(loaded.reviews, project.reviews, strict=True):
         assert loaded.record_hash(r1) == project.record_hash(r2)
-    # the loaded project keeps working
-    loaded.resume("pat", "ok", clock())
+    # the loaded project keeps working: QA's hold is released by QA, with a signature
+    refused(loaded, "quality-hold", lambda: loaded.resume("pat", "ok", clock()), "H1")
+    loaded.release_hold("H1", signer("qa2"), "approval", "ok", clock())
     assert loaded.open_review("g-c") is not None
 
 

@@ -15,6 +15,11 @@ ALLOWED_PROJECT_MODULES = {
     "cdmo_workflow.hashing",  # canonical JSON and SHA-256, standard library only
     "cdmo_workflow.spec.models",
     "cdmo_workflow.spec.durations",
+    "cdmo_workflow.spec.graph",  # phase-graph walks, standard library only
+    "cdmo_workflow.spec.diff",  # definition diff over the models (pydantic only)
+    "cdmo_workflow.spec.approvers",  # default change approvers over the models
+    "cdmo_workflow.spec.zones",  # IANA zone names (zoneinfo), standard library only
+    "cdmo_workflow.spec.currencies",  # the ISO 4217 table, standard library only
 }
 ALLOWED_THIRD_PARTY = {"pydantic", "pydantic_core"}
 
