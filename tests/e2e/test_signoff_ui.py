@@ -467,13 +467,44 @@ def test_start_project_and_submit_deliverable_from_deployment_forms(up: CdmoUp, 
     assert up.status(code)["state"] == "active"
 
 
+def _an_hour_of_housekeeping(up: CdmoUp) -> int:
+    """Start as many housekeeping runs as its schedule starts in an hour, for real: the
+    runner takes each (one runs, the concurrency limit cancels the rest, as it would a late
+    schedule). Returns how many; waits until none is still scheduled or pending."""
+    import math
+
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with up.client() as c:
+        dep = c.read_deployment_by_name("housekeeping/housekeeping")
+        (schedule,) = [s.schedule for s in dep.schedules]
+        per_hour = math.ceil(3600 / schedule.interval.total_seconds())
+        ids = [c.create_flow_run_from_deployment(dep.id).id for _ in range(per_hour)]
+
+    def settled() -> bool:
+        with up.client() as c:
+            runs = c.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)))
+        return all(r.state and not (r.state.is_scheduled() or r.state.is_pending()) for r in runs)
+
+    wait_for(settled, FLOW_TIMEOUT, "an hour of housekeeping runs taken by the runner")
+    return per_hour
+
+
 def test_gate_run_is_on_the_first_page_of_runs(up: CdmoUp, page: Any) -> None:
+    """A waiting gate run is on the first page of Runs, also after an hour of housekeeping."""
     ui = UI(page, up.url)
     up.waiting_run("development-complete")
     ui.home()
     page.get_by_role("link", name="Runs", exact=True).click()
     page.get_by_role("link", name=DEVELOPMENT_RUN, exact=True).first.wait_for()
     page.screenshot(path=str(up.shots / "runs-page.png"))
+
+    assert _an_hour_of_housekeeping(up) >= 1
+    page.reload()
+    page.get_by_role("link", name=DEVELOPMENT_RUN, exact=True).first.wait_for()
+    # the housekeeping runs are on the page too (newer), yet the gate run was not pushed off
+    page.get_by_text("housekeeping", exact=True).first.wait_for()
+    page.screenshot(path=str(up.shots / "runs-page-after-an-hour.png"))
 
 
 HOSTILE = (
