@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from ..spec.graph import graph_of, reachable_order
 from ..spec.models import PhaseDef, ProcessDef
 from .calendar import WorkCalendar, add_duration
 from .calendar import duration as _duration
@@ -45,19 +46,13 @@ def planned_days(pdef: PhaseDef) -> float:
 
 
 def topological(process: ProcessDef) -> list[PhaseDef]:
-    """The phases in an order where each comes after its ``after`` phases (stable)."""
-    placed: set[str] = set()
-    order: list[PhaseDef] = []
-    remaining = list(process.phases)
-    while remaining:
-        ready = [p for p in remaining if all(a in placed for a in p.after)]
-        if not ready:  # a cycle: validated definitions never have one; keep going anyway
-            ready = remaining[:1]
-        for p in ready:
-            order.append(p)
-            placed.add(p.id)
-        remaining = [p for p in remaining if p.id not in placed]
-    return order
+    """The phases in an order where each comes after its ``after`` phases (the graph's one
+    walk, ``spec.graph.reachable_order``); phases that can never start (only in a definition
+    that failed validation) follow in file order."""
+    order = reachable_order(graph_of(process))
+    placed = set(order)
+    by_id = {p.id: p for p in process.phases}
+    return [by_id[i] for i in order] + [p for p in process.phases if p.id not in placed]
 
 
 def plan(
