@@ -42,7 +42,7 @@ from .change_forms import (
 )
 from .forms import USER_MAX
 from .gate_review import flow_context, relay_now, suspend_with_message
-from .signoff import _logger, pending_inputs
+from .signoff import _logger, input_keys, pending_inputs
 
 
 def _release_hold(ctx: Any, *, by: str, password: str, **kw: Any) -> service.CommandResult:
@@ -360,7 +360,7 @@ def service_arguments(
 def _inputs(client: Any, run_id: UUID, prefix: str) -> tuple[list[tuple[str, str]], int]:
     """(responses under keys starting with ``prefix``, how many such forms were shown)."""
     responses, used = pending_inputs(client, run_id)
-    mine = [(k, v) for k, v in responses if k.startswith(f"{naming.SUSPENDED_PREFIX}{prefix}")]
+    mine = [(k, v) for k, v in responses if k.startswith(input_keys()[0] + prefix)]
     return mine, sum(1 for u in used if u.startswith(prefix))
 
 

@@ -13,7 +13,6 @@ RELAY_DEPLOYMENT = "notify-relay/notify-relay"
 WATCH_DEPLOYMENT = "sla-watch/sla-watch"
 PORTFOLIO_KEY = "portfolio"
 EVENT_PREFIX = "cdmo."
-SUSPENDED_PREFIX = "suspended-"  # run-input keys of a Suspended state: "suspended-<key>-..."
 
 ACTION_DEPLOYMENTS = (
     "start-project",

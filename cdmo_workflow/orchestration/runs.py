@@ -231,14 +231,15 @@ def clear_inputs(
     """Delete every run input a dead run left in Prefect (the sign-off form's answer holds a
     password). An answer the run never processed is applied first, with the idempotency key
     the run itself would have used, so a signature is neither lost nor recorded twice."""
-    from .signoff import claim_input, process_input
+    from .signoff import claim_input, input_keys, process_input
 
     key = _review_key(run)
+    response = input_keys()[1]
     items = client.filter_flow_run_input(
         flow_run_id=run.id, key_prefix="", limit=1000, exclude_keys=set()
     )
     responses = sorted(
-        (i for i in items if i.key.endswith("-response")),
+        (i for i in items if i.key.endswith(response)),
         key=lambda i: (i.created is None, i.created, i.key),
     )
     for item in responses:
@@ -256,7 +257,7 @@ def clear_inputs(
                 stats.salvaged_signatures += 1
     deleted = len(responses)
     for item in items:
-        if not item.key.endswith("-response"):
+        if not item.key.endswith(response):
             with contextlib.suppress(Exception):
                 client.delete_flow_run_input(flow_run_id=run.id, key=item.key)
                 deleted += 1

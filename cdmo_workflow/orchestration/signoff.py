@@ -16,7 +16,6 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from .. import service
-from . import naming
 from .forms import SignOffInput, is_refresh
 
 log = logging.getLogger("cdmo_workflow.orchestration")
@@ -31,18 +30,29 @@ def _logger() -> Any:
         return log
 
 
+def input_keys() -> tuple[str, str, str]:
+    """(the prefix of a suspended run's input keys, the response's suffix, the schema's),
+    from Prefect's own keyset helpers: ``<state name>-<pause key>-<part>``."""
+    from prefect.input import keyset_from_base_key
+    from prefect.states import Suspended
+
+    parts = keyset_from_base_key("")
+    return f"{(Suspended().name or '').lower()}-", parts["response"], parts["schema"]
+
+
 def pending_inputs(client: Any, run_id: UUID) -> tuple[list[tuple[str, str]], set[str]]:
     """(unprocessed responses as (key, json) oldest first, pause keys already used)."""
+    prefix, response, schema = input_keys()
     items = client.filter_flow_run_input(
-        flow_run_id=run_id, key_prefix=naming.SUSPENDED_PREFIX, limit=1000, exclude_keys=set()
+        flow_run_id=run_id, key_prefix=prefix, limit=1000, exclude_keys=set()
     )
     responses: list[tuple[Any, str, str]] = []
     used: set[str] = set()
     for item in items:
-        if item.key.endswith("-response"):
+        if item.key.endswith(response):
             responses.append((item.created, item.key, item.value))
-        elif item.key.endswith("-schema"):
-            used.add(item.key[len(naming.SUSPENDED_PREFIX) : -len("-schema")])
+        elif item.key.endswith(schema):
+            used.add(item.key[len(prefix) : -len(schema)])
     responses.sort(key=lambda r: (r[0] is None, r[0], r[1]))
     return [(k, v) for _, k, v in responses], used
 
