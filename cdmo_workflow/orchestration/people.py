@@ -94,13 +94,16 @@ def tasks_markdown(user: str, tasks: list[Task], now: Any, names: dict[str, str]
     return "\n".join(lines)
 
 
-def publish_tasks(ctx: Any, users: list[str], api_url: str | None = None) -> list[str]:
-    """Create or update the ``tasks-<user>`` artifacts of ``users`` whose list changed."""
+def publish_tasks(
+    ctx: Any, users: list[str], api_url: str | None = None, board: Any = None
+) -> list[str]:
+    """Create or update the ``tasks-<user>`` artifacts of ``users`` whose list changed
+    (``board``: :func:`service.task_board`'s answer for them, when read already)."""
     from prefect.artifacts import create_markdown_artifact
 
     if not users:
         return []
-    now, lists, names = service.task_board(ctx, users)
+    now, lists, names = board or service.task_board(ctx, users)
     keys: list[str] = []
     for user in users:
         key = tasks_key(user)
@@ -158,14 +161,20 @@ class PeopleHook:
         else:
             return  # an account command: nobody's tasks change
         users = set(parties)
+        board = None
         with prefect_api(self.api_url):
             with get_client(sync_client=True) as client:
-                for code in codes:
-                    saved = result.aggregate if code == result.project else None
-                    people = service.people_now(self.ctx, code, saved)
-                    retag_waiting(self.ctx, client, code, people.signers)
+                if len(codes) == 1:  # the usual case: the people and their lists in one read
+                    saved = result.aggregate if codes[0] == result.project else None
+                    people, board = service.people_and_board(self.ctx, codes[0], saved, users)
+                    retag_waiting(self.ctx, client, codes[0], people.signers)
                     users |= set(people.affected)
-            publish_tasks(self.ctx, sorted(users), self.api_url)
+                else:
+                    for code in codes:
+                        people = service.people_now(self.ctx, code)
+                        retag_waiting(self.ctx, client, code, people.signers)
+                        users |= set(people.affected)
+            publish_tasks(self.ctx, sorted(users), self.api_url, board)
 
 
 def install(ctx: Any, api_url: str | None) -> None:

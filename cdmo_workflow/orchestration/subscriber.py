@@ -10,6 +10,10 @@ same idempotency key the run would use (``signoff.py``). The resumed run then fi
 and waits again with the next form. Without a subscriber (it is down, or a team runs only
 ``prefect worker``), the run processes the input itself, unchanged.
 
+The subscriber does not put the run back to waiting itself: Prefect lets a run enter
+Paused only from Running, and a forced change crashes a runner that fetched the resumed run
+already (its ``propose_pending`` meets Paused and raises ``Pause``, which ends ``serve``).
+
 Inputs that are not a sign-off (a refresh, an unreadable form, a missing password) are left
 to the run: it shows their note above the next form.
 """

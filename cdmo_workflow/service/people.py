@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cdmo_workflow.domain import delegation as deleg
@@ -33,8 +34,6 @@ from cdmo_workflow.service.results import CommandResult
 from cdmo_workflow.service.runner import Command, Step, execute, is_admin, project_command, snapshot
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from cdmo_workflow.store.repositories import StoredUser
 
 
@@ -457,36 +456,45 @@ def task_lists(
     return at, lists
 
 
+Board = tuple[datetime, dict[str, list[Task]], dict[str, str]]
+"""(now, user -> tasks, user id -> printed name): what the ``tasks-<user>`` artifacts show."""
+
+
 def task_board(
     ctx: Context,
     users: Iterable[str] | None = None,
     *,
     now: datetime | None = None,
     names: bool = True,
-) -> tuple[datetime, dict[str, list[Task]], dict[str, str]]:
-    """:func:`task_lists` and the printed names (user id → name) in the same read: what the
-    ``tasks-<user>`` artifacts show."""
+) -> Board:
+    """:func:`task_lists` and the printed names (user id → name) in the same read."""
     wanted = None if users is None else sorted(set(users))
     for u in wanted or []:
         check_text("user id", u)
     with ctx.db.unit_of_work(read_only=True) as uow:
-        at = now or uow.now()
-        delegations = uow.delegations.of(wanted)
-        if wanted is None:
-            codes = uow.people.project_codes(None)
-        else:
-            givers = {d.delegator for d in delegations if d.delegate in wanted and d.in_force(at)}
-            codes = uow.people.project_codes(set(wanted) | givers)
-        projects = _projects(ctx, uow, codes)
-        printed = {u.user_id: u.name for u in uow.users.list()} if names else {}
+        return _board(ctx, uow, wanted, now or uow.now(), names)
+
+
+def _board(
+    ctx: Context, uow: UnitOfWork, wanted: list[str] | None, at: datetime, names: bool
+) -> Board:
+    delegations = uow.delegations.of(wanted)
     if wanted is None:
-        everyone: set[str] = set()
+        codes = uow.people.project_codes(None)
+    else:
+        givers = {d.delegator for d in delegations if d.delegate in wanted and d.in_force(at)}
+        codes = uow.people.project_codes(set(wanted) | givers)
+    projects = _projects(ctx, uow, codes)
+    printed = {u.user_id: u.name for u in uow.users.list()} if names else {}
+    everyone = wanted
+    if everyone is None:
+        found: set[str] = set()
         for p in projects:
-            everyone |= people_concerned(p, delegations)
-        everyone |= {d.delegate for d in delegations} | {d.delegator for d in delegations}
-        wanted = sorted(everyone)
-    out = {u: tasks_for(u, projects, delegations, at) for u in wanted}
-    if users is None:
+            found |= people_concerned(p, delegations)
+        found |= {d.delegate for d in delegations} | {d.delegator for d in delegations}
+        everyone = sorted(found)
+    out = {u: tasks_for(u, projects, delegations, at) for u in everyone}
+    if wanted is None:
         out = {u: t for u, t in out.items() if t}
     return at, out, printed
 
@@ -511,14 +519,31 @@ def people_now(ctx: Context, code: str, project: Project | None = None) -> Peopl
     """The gate runs' "who can sign" and the people whose task lists to republish, in one
     read-only unit of work (``project``: the aggregate a command just saved, so it is not
     loaded again)."""
-    from cdmo_workflow.service.runner import load
+    with ctx.db.unit_of_work(read_only=True) as uow:
+        return _people_now(ctx, uow, code, project, uow.now())
 
+
+def people_and_board(
+    ctx: Context, code: str, project: Project | None = None, extra: Iterable[str] = ()
+) -> tuple[PeopleNow, Board]:
+    """:func:`people_now` and the task board of everyone it affects (plus ``extra``), in one
+    read-only unit of work: what the people hook republishes after a command."""
     with ctx.db.unit_of_work(read_only=True) as uow:
         now = uow.now()
-        if project is None:
-            project, _ = load(ctx, uow, code)
-        members = {u for users in project.team.values() for u in users}
-        delegations = uow.delegations.of(members)
+        people = _people_now(ctx, uow, code, project, now)
+        wanted = sorted(set(people.affected) | set(extra))
+        return people, _board(ctx, uow, wanted, now, True)
+
+
+def _people_now(
+    ctx: Context, uow: UnitOfWork, code: str, project: Project | None, now: datetime
+) -> PeopleNow:
+    from cdmo_workflow.service.runner import load
+
+    if project is None:
+        project, _ = load(ctx, uow, code)
+    members = {u for users in project.team.values() for u in users}
+    delegations = uow.delegations.of(members)
     given = [d for d in delegations if d.delegator in members]
     return PeopleNow(
         signers={r.gate: who_can_sign(project, r.gate, given, now) for r in project.open_reviews()},

@@ -165,7 +165,13 @@ def test_racing_paths_record_each_of_20_signatures_once(
         f"subscriber {by_subscriber}, the gate runs {20 - sum(claimed_here) - by_subscriber}"
     )
     runs = {r.id for code in codes for r in orch.gate_runs(code)}
-    wait_for(lambda: all(r.state.is_final() for c in codes for r in orch.gate_runs(c)), 90, "done")
+    try:
+        wait_for(
+            lambda: all(r.state.is_final() for c in codes for r in orch.gate_runs(c)), 90, "done"
+        )
+    except AssertionError:
+        left = [(c, r.id, r.state) for c in codes for r in orch.gate_runs(c)]
+        raise AssertionError(f"gate runs not finished: {left}") from None
     _no_password_in_prefect(orch, runs, PASSWORD)
 
 
@@ -198,7 +204,9 @@ def test_a_wrong_password_through_the_subscriber_is_refused_and_shown(
     _no_password_in_prefect(orch, {run.id}, PASSWORD, WRONG_PASSWORD)
 
 
-PASS_UNITS = 5  # the budget of one Prefect sign-off pass (house issue)
+# The budget of one Prefect sign-off pass (house issue: at most 5): authenticate, the
+# command, the artifact's facts, and who can sign now read with everyone's task lists.
+PASS_UNITS = 4
 
 
 def test_a_sign_off_pass_through_the_subscriber_stays_within_its_units(
