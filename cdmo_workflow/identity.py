@@ -31,7 +31,7 @@ from argon2 import Type as Argon2Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
 if TYPE_CHECKING:
-    from cdmo_workflow.store.repositories import StoredUser, UserRepository
+    from cdmo_workflow.store.users import StoredUser, UserRepository
 
 
 class UnitOfWork(Protocol):

@@ -36,7 +36,7 @@ from cdmo_workflow.service.results import CommandResult
 from cdmo_workflow.service.runner import Command, Step, execute
 
 if TYPE_CHECKING:
-    from cdmo_workflow.store.repositories import StoredUser
+    from cdmo_workflow.store.users import StoredUser
 
 CODE_VALID_HOURS = 24
 

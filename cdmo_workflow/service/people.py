@@ -34,7 +34,7 @@ from cdmo_workflow.service.results import CommandResult
 from cdmo_workflow.service.runner import Command, Step, execute, is_admin, project_command, snapshot
 
 if TYPE_CHECKING:
-    from cdmo_workflow.store.repositories import StoredUser
+    from cdmo_workflow.store.users import StoredUser
 
 
 def require_member(uow: UnitOfWork, user_id: str, role: str) -> StoredUser:

@@ -13,19 +13,16 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from cdmo_workflow.store.audit_trail import AuditRepository
     from cdmo_workflow.store.costs import CostRepository
     from cdmo_workflow.store.credentials import OneTimeCodeRepository, SessionRepository
     from cdmo_workflow.store.history import PhaseRunRepository
+    from cdmo_workflow.store.idempotency import IdempotencyRepository
+    from cdmo_workflow.store.outbox import OutboxRepository
     from cdmo_workflow.store.people import DelegationRepository, PeopleRepository
-    from cdmo_workflow.store.repositories import (
-        AuditRepository,
-        IdempotencyRepository,
-        OutboxRepository,
-        ProjectRepository,
-        SlaNoticeRepository,
-        SnapshotRepository,
-        UserRepository,
-    )
+    from cdmo_workflow.store.projects import ProjectRepository, SnapshotRepository
+    from cdmo_workflow.store.sla import SlaNoticeRepository
+    from cdmo_workflow.store.users import UserRepository
 
 
 class UnitOfWork(Protocol):

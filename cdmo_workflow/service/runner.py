@@ -41,7 +41,8 @@ from cdmo_workflow.service.results import CommandResult
 from cdmo_workflow.spec.models import ProcessSnapshot
 
 if TYPE_CHECKING:
-    from cdmo_workflow.store.repositories import StoredProject, StoredUser
+    from cdmo_workflow.store.projects import StoredProject
+    from cdmo_workflow.store.users import StoredUser
 
 SYSTEM_CHAIN = "_system"
 MAX_RETRIES = 20

@@ -13,7 +13,7 @@ from cdmo_workflow.service.results import CommandResult
 from cdmo_workflow.service.runner import Command, Step, execute, is_admin
 
 if TYPE_CHECKING:
-    from cdmo_workflow.store.repositories import StoredUser
+    from cdmo_workflow.store.users import StoredUser
 
 
 def refuse_admin_signer(ctx: Context, account: StoredUser, user: str, what: str) -> None:

@@ -9,6 +9,7 @@ with db.unit_of_work() as uow:
     uow.commit()                        # otherwise everything is rolled back
 """
 
+from cdmo_workflow.store.audit_trail import AuditHead, AuditRecord, ChainHead
 from cdmo_workflow.store.engine import (
     dispose_engines,
     head_revision,
@@ -23,16 +24,9 @@ from cdmo_workflow.store.errors import (
     StoreError,
     UnknownUser,
 )
-from cdmo_workflow.store.repositories import (
-    AuditHead,
-    AuditRecord,
-    ChainHead,
-    ProjectSummary,
-    StoredProject,
-    StoredUser,
-    mask_target,
-)
+from cdmo_workflow.store.projects import ProjectSummary, StoredProject
 from cdmo_workflow.store.uow import CommitListener, Database, UnitOfWork
+from cdmo_workflow.store.users import StoredUser, mask_target
 
 __all__ = [
     "AuditHead",

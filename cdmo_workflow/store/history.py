@@ -47,9 +47,9 @@ class PhaseRunRepository:
         """Insert completed runs; a (project, phase, cycle) already there is left alone."""
         if not rows:
             return 0
-        from cdmo_workflow.store.repositories import _insert_ignore
+        from cdmo_workflow.store.sql import insert_ignore
 
-        return _insert_ignore(self._s, phase_runs, list(rows), ["project", "phase", "cycle"])
+        return insert_ignore(self._s, phase_runs, list(rows), ["project", "phase", "cycle"])
 
     def runs(
         self, phases: Iterable[str] = (), kinds: Iterable[str] = (), *, limit: int = 5000

@@ -1,9 +1,10 @@
 """The relay's side of the outbox: claim due rows, mark outcomes, retry, list.
 
-Rows are written by commands inside their unit of work (``uow.outbox.add`` in
-``repositories.py``, and the SLA watcher through the same method). Everything the relay does
-afterwards goes through this module; the relay itself (``notify/relay.py``) keeps the rules:
-what a failure costs (backoff), when a row is dead, how an error is masked.
+Rows are written by commands inside their unit of work (``uow.outbox.add``, the
+:class:`OutboxRepository` at the end of this module; the SLA watcher uses the same method).
+Everything the relay does afterwards goes through this module; the relay itself
+(``notify/relay.py``) keeps the rules: what a failure costs (backoff), when a row is dead,
+how an error is masked.
 
 Claiming: ``SELECT id ... due ... LIMIT batch`` then ``UPDATE outbox SET claimed_until = now +
 lease WHERE id IN (...) AND <still due> RETURNING ...`` in one transaction. On PostgreSQL the
@@ -17,13 +18,16 @@ once and claim more than ``n`` rows.)
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
+from cdmo_workflow.store import tables as t
+from cdmo_workflow.store.sql import Clock, insert_ignore, json_ready
 from cdmo_workflow.store.tables import outbox
 
 CLAIMED_COLUMNS = (
@@ -239,3 +243,38 @@ def outbox_marks(conn: Connection) -> Iterator[OutboxMarks]:
         yield marks
     finally:
         marks.close()
+
+
+# ---------------------------------------------------------------- writing (commands)
+
+_OUTBOX_REQUIRED = ("dedup_key", "event", "notify_event", "recipient")
+_OUTBOX_KEYS = ("dedup_key", "event", "notify_event", "project", "gate", "recipient", "payload")
+
+
+class OutboxRepository:
+    """``uow.outbox``: queue notifications inside a command's (or the watcher's) transaction.
+
+    Sending, marking and retrying are the relay's: see :mod:`cdmo_workflow.store.outbox`.
+    """
+
+    def __init__(self, session: Session, now: Clock) -> None:
+        self._s = session
+        self._now = now
+
+    def add(self, rows: Iterable[dict[str, Any]], at: datetime | None = None) -> int:
+        """Queue notifications, due at ``at`` (default: the database's now); rows whose
+        dedup_key exists are ignored. Returns the number of rows inserted."""
+        now = at or self._now()
+        values = []
+        for row in rows:
+            missing = [k for k in _OUTBOX_REQUIRED if k not in row]
+            if missing:
+                raise ValueError(f"outbox row lacks {missing}")
+            v = {k: row.get(k) for k in _OUTBOX_KEYS}
+            v["payload"] = json_ready(row.get("payload") or {})
+            v["state"] = "pending"
+            v["attempts"] = 0
+            v["next_attempt_at"] = row.get("next_attempt_at") or now
+            v["created_at"] = now
+            values.append(v)
+        return insert_ignore(self._s, t.outbox, values, ["dedup_key"])

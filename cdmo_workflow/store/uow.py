@@ -12,21 +12,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from cdmo_workflow.store.audit_trail import AuditHead, AuditRepository
 from cdmo_workflow.store.costs import CostRepository
 from cdmo_workflow.store.credentials import OneTimeCodeRepository, SessionRepository
 from cdmo_workflow.store.engine import make_engine, migrate, translate_connect_errors
 from cdmo_workflow.store.history import PhaseRunRepository
+from cdmo_workflow.store.idempotency import IdempotencyRepository
+from cdmo_workflow.store.outbox import OutboxRepository
 from cdmo_workflow.store.people import DelegationRepository, PeopleRepository
-from cdmo_workflow.store.repositories import (
-    AuditHead,
-    AuditRepository,
-    IdempotencyRepository,
-    OutboxRepository,
-    ProjectRepository,
-    SnapshotRepository,
-    UserRepository,
-)
+from cdmo_workflow.store.projects import ProjectRepository, SnapshotRepository
 from cdmo_workflow.store.sla import SlaNoticeRepository
+from cdmo_workflow.store.users import UserRepository
 
 log = logging.getLogger("cdmo_workflow.store")
 
