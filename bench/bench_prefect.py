@@ -132,8 +132,8 @@ def _open_background(ctx: Any, client: Any, first: int, last: int) -> None:
     from prefect.states import Suspended
 
     from cdmo_workflow import service
+    from cdmo_workflow.orchestration.reads import last_seqs
     from cdmo_workflow.orchestration.runs import read_gate_runs, reconcile_runs
-    from cdmo_workflow.orchestration.state import last_seqs
 
     for i in range(first, last):
         code = f"W-{i:04d}"
@@ -181,8 +181,8 @@ def latency(tmp: Path) -> dict[str, float]:
             from cdmo_workflow import service
             from cdmo_workflow.orchestration import serving
             from cdmo_workflow.orchestration.hooks import PrefectHook
+            from cdmo_workflow.orchestration.reads import last_seq
             from cdmo_workflow.orchestration.runs import gate_runs
-            from cdmo_workflow.orchestration.state import last_seq
 
             plain = service.open_context(db_url=db_url, definitions=defs)
             plain.db.migrate()

@@ -159,8 +159,8 @@ def run(tmp: Path) -> dict[str, Any]:
 
             from cdmo_workflow import service
             from cdmo_workflow.orchestration.hooks import PrefectHook
+            from cdmo_workflow.orchestration.reads import last_seq
             from cdmo_workflow.orchestration.runs import read_gate_runs, reconcile_runs
-            from cdmo_workflow.orchestration.state import last_seq
 
             ctx = service.open_context(db_url=db_url, definitions=defs)
             ctx.db.migrate()
@@ -295,8 +295,8 @@ def reconcile_scale(tmp: Path, n: int) -> dict[str, Any]:
             from prefect.states import Suspended
 
             from cdmo_workflow import service
+            from cdmo_workflow.orchestration.reads import last_seqs
             from cdmo_workflow.orchestration.runs import read_gate_runs, reconcile_runs
-            from cdmo_workflow.orchestration.state import last_seqs
 
             ctx = service.open_context(db_url=db_url, definitions=defs)
             ctx.db.migrate()

@@ -20,7 +20,7 @@ from ..domain.records import GateReview, Meaning
 from ..domain.views import must_meet_items
 from ..markup import link, md
 from .naming import ui_time
-from .state import Attempt
+from .reads import Attempt
 
 REFRESH = "refresh"
 SIGN = "sign"

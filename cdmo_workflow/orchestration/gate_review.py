@@ -33,8 +33,8 @@ from .forms import (
     refresh_input,
     refusal_text,
 )
+from .reads import form_facts, last_seq, review_is_live
 from .signoff import _logger, claim_input, pending_inputs, process_input
-from .state import form_facts, last_seq, review_is_live
 
 log = logging.getLogger("cdmo_workflow.orchestration")
 

@@ -228,7 +228,7 @@ class NoPrefectWarning:
     def __call__(self, result: Any) -> None:
         if NoPrefectWarning.warned or result.replayed or not result.events or not result.project:
             return
-        from .state import open_review_count
+        from .reads import open_review_count
 
         n = open_review_count(self.ctx, result.project)
         if not n:

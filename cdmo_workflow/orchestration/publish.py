@@ -20,7 +20,7 @@ from ..domain.project import Project
 from ..domain.records import ProjectState, iso, parse_time
 from ..markup import md, safe_url
 from . import naming
-from .state import artifact_facts
+from .reads import artifact_facts
 
 _NS = uuid.UUID("1b7c3c2e-8d0e-4f5e-9a54-6d1f0c9e2a10")
 

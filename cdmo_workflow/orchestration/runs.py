@@ -19,8 +19,8 @@ from .. import service
 from ..domain.records import ProjectState
 from . import naming
 from .forms import refresh_input_for
+from .reads import last_seqs, live_reviews, project_states, resume_epoch, resume_epochs
 from .run_tags import gate_run_tags
-from .state import last_seqs, live_reviews, project_states, resume_epoch, resume_epochs
 
 log = logging.getLogger("cdmo_workflow.orchestration")
 

@@ -101,7 +101,7 @@ class CdmoUp:
         return list(json.loads(service.export_audit(self.ctx(), code, "json")))
 
     def last_seq(self, code: str = DEMO) -> int:
-        from cdmo_workflow.orchestration.state import last_seq
+        from cdmo_workflow.orchestration.reads import last_seq
 
         return last_seq(self.ctx(), code)
 

@@ -178,7 +178,7 @@ class Orchestra:
         return next(g for g in self.status(code)["gates"] if g["id"] == gate)
 
     def last_seq(self, code: str) -> int:
-        from cdmo_workflow.orchestration.state import last_seq
+        from cdmo_workflow.orchestration.reads import last_seq
 
         return last_seq(self.plain(), code)
 

@@ -75,7 +75,7 @@ def test_describe_shows_a_refusal_first_with_its_rule_once(demo: Any) -> None:
 
     from cdmo_workflow import service
     from cdmo_workflow.orchestration.forms import describe
-    from cdmo_workflow.orchestration.state import Attempt
+    from cdmo_workflow.orchestration.reads import Attempt
 
     project = service.load_project(demo, "DEMO-001")
     review = project.open_review("scoping-go")

@@ -116,7 +116,7 @@ from cdmo_workflow.orchestration.hooks import NoPrefectWarning
 class R:  # a committed command's result
     replayed, events, project = False, ["gate.signed"], "P-1"
 class Ctx: pass
-import cdmo_workflow.orchestration.state as st
+import cdmo_workflow.orchestration.reads as st
 st.open_review_count = lambda ctx, code: 2
 h = NoPrefectWarning(Ctx())
 h(R()); h(R())

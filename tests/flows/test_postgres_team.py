@@ -146,7 +146,7 @@ def _gate_runs(client: Any, code: str, gate: str | None = None) -> list[Any]:
 
 def _waiting_now(client: Any, ctx: Any, code: str, gate: str) -> Any:
     """The gate's run once it waits with a form built from the current database state."""
-    from cdmo_workflow.orchestration.state import last_seq
+    from cdmo_workflow.orchestration.reads import last_seq
 
     project = service.load_project(ctx, code)
     review = project.open_review(gate)

@@ -69,7 +69,7 @@ def test_a_refusal_costs_one_more_unit_and_writes_one_row(db_url: str) -> None:
 
 
 def test_a_gate_form_reads_its_facts_in_one_unit(db_url: str) -> None:
-    from cdmo_workflow.orchestration.state import form_facts
+    from cdmo_workflow.orchestration.reads import form_facts
 
     ctx, db = _ctx(db_url)
     _project(ctx, "FORM")

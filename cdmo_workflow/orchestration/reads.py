@@ -1,4 +1,4 @@
-"""Small read-only queries the Prefect layer needs (no Prefect imports).
+"""The database reads of the Prefect layer (no Prefect imports): form facts, live reviews.
 
 Everything a gate-review run shows or decides is read from the project database: the run
 itself holds no state between suspends.
