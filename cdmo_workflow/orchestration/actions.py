@@ -360,7 +360,8 @@ def service_arguments(
 def _inputs(client: Any, run_id: UUID, prefix: str) -> tuple[list[tuple[str, str]], int]:
     """(responses under keys starting with ``prefix``, how many such forms were shown)."""
     responses, used = pending_inputs(client, run_id)
-    mine = [(k, v) for k, v in responses if k.startswith(input_keys()[0] + prefix)]
+    start = input_keys()[0] + prefix
+    mine = [(k, v) for k, v in responses if k.startswith(start)]
     return mine, sum(1 for u in used if u.startswith(prefix))
 
 

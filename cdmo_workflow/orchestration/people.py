@@ -23,6 +23,7 @@ from .. import service
 from ..domain.records import iso
 from ..domain.tasks import Task
 from ..markup import md
+from ..service.people import Board
 from . import naming
 from .run_tags import NEEDS_PREFIX, WAITING_PREFIX, people_tags
 
@@ -95,7 +96,7 @@ def tasks_markdown(user: str, tasks: list[Task], now: Any, names: dict[str, str]
 
 
 def publish_tasks(
-    ctx: Any, users: list[str], api_url: str | None = None, board: Any = None
+    ctx: Any, users: list[str], api_url: str | None = None, board: Board | None = None
 ) -> list[str]:
     """Create or update the ``tasks-<user>`` artifacts of ``users`` whose list changed
     (``board``: :func:`service.task_board`'s answer for them, when read already)."""
