@@ -196,14 +196,24 @@ class Orchestra:
             return gate_runs(c, code, gate, waiting_only=waiting_only)
 
     def wait_waiting(self, code: str, gate: str, timeout: float = 60) -> Any:
-        """The gate's run once it waits for the *current* database state."""
+        """The gate's run once it waits for the *current* database state, with its form
+        stored (Prefect takes the form's schema and description only after the run has
+        entered Paused, so a run can be seen waiting a moment before its form is there)."""
         review = self.gate(code, gate)["review"]
+
+        def form_stored(run: Any) -> bool:
+            prefix = f"suspended-{run.state.state_details.pause_key}-"
+            with self.client() as c:
+                items = c.filter_flow_run_input(
+                    flow_run_id=run.id, key_prefix=prefix, limit=10, exclude_keys=set()
+                )
+            return {prefix + "schema", prefix + "description"} <= {i.key for i in items}
 
         def ready() -> Any:
             base = f"{gate}-{review}-{self.last_seq(code)}"
             for run in self.gate_runs(code, gate, waiting_only=True):
                 key = str(run.state.state_details.pause_key or "")
-                if key == base or key.startswith(base + "-"):
+                if (key == base or key.startswith(base + "-")) and form_stored(run):
                     return run
             return None
 
