@@ -145,15 +145,19 @@ def serve(deps: list[Any], *, limit: int | None = None, subscriber: bool = True)
 
     os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", str(HEARTBEAT_SECONDS))
     if subscriber:
-        start_subscriber()
+        start_subscriber(in_process=True)
 
     prefect_serve(*deps, print_starting_message=False, pause_on_shutdown=False, limit=limit)
 
 
-def start_subscriber() -> Any:
-    """Start the sign-off subscriber in a daemon thread; its INFO lines go to stderr."""
+def start_subscriber(*, in_process: bool = False) -> Any:
+    """Start the sign-off subscriber in a daemon thread; its INFO lines go to stderr.
+
+    ``in_process``: also re-execute resumed gate runs here (only beside this process's own
+    runner, whose submission is guarded against the run it lost: ``fast_resume.py``)."""
     import logging
 
+    from .fast_resume import guard_runner
     from .subscriber import SignOffSubscriber
 
     logger = logging.getLogger("cdmo_workflow.subscriber")
@@ -163,7 +167,8 @@ def start_subscriber() -> Any:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
-    return SignOffSubscriber().start()
+    flow = load_flow_module("gate_review").gate_review if in_process and guard_runner() else None
+    return SignOffSubscriber(flow).start()
 
 
 ZOMBIE_AUTOMATION = "cdmo: crash gate runs without heartbeat"

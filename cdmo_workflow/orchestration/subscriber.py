@@ -10,9 +10,10 @@ same idempotency key the run would use (``signoff.py``). The resumed run then fi
 and waits again with the next form. Without a subscriber (it is down, or a team runs only
 ``prefect worker``), the run processes the input itself, unchanged.
 
-The subscriber does not put the run back to waiting itself: Prefect lets a run enter
-Paused only from Running, and a forced change crashes a runner that fetched the resumed run
-already (its ``propose_pending`` meets Paused and raises ``Pause``, which ends ``serve``).
+In ``cdmo serve`` and ``cdmo up`` the subscriber then also re-executes the resumed run in
+its own process when it can claim it (``fast_resume.py``), so the next form is ready without
+waiting for the runner's poll and a subprocess start. ``cdmo listen`` beside Prefect workers
+only applies the input: the workers run the run.
 
 Inputs that are not a sign-off (a refresh, an unreadable form, a missing password) are left
 to the run: it shows their note above the next form.
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from .fast_resume import run_here
 from .signoff import apply_input, claim_input, parse_input, pending_inputs
 
 log = logging.getLogger("cdmo_workflow.subscriber")
@@ -106,7 +108,9 @@ def apply_resume(run_id: UUID, *, wait: float = INPUT_WAIT_S) -> int:
 class SignOffSubscriber:
     """The subscriber in a daemon thread with its own event loop; reconnects for ever."""
 
-    def __init__(self) -> None:
+    def __init__(self, flow: Any | None = None) -> None:
+        """``flow``: the gate-review flow, to re-execute resumed runs here (``fast_resume``)."""
+        self.flow = flow
         self.thread = threading.Thread(
             target=self._run, name="cdmo-signoff-subscriber", daemon=True
         )
@@ -162,6 +166,8 @@ class SignOffSubscriber:
         async with slots:
             try:
                 self.handled += await asyncio.to_thread(apply_resume, run_id, wait=wait)
+                if self.flow is not None:
+                    await asyncio.to_thread(run_here, run_id, self.flow)
             except Exception as exc:  # the run applies the input itself
                 log.warning(
                     "subscriber: could not apply the input of run %s (%s: %s); the run will",

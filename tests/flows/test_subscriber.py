@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from cdmo_workflow import service
+from cdmo_workflow.orchestration.fast_resume import RESUMED_HERE
 from cdmo_workflow.orchestration.runs import resume_with_retry
 
 from .conftest import (
@@ -84,6 +85,41 @@ def test_the_subscriber_applies_a_resume_and_the_run_finds_nothing_to_do(
     assert not [m for m in _run_logs(orch, run.id) if m.startswith("signature recorded")]
     # The next form offers only the role still missing.
     assert orch.schema(again)["properties"]["role"]["enum"] == ["customer"]
+    # ``cdmo serve`` re-executed the run itself, without a subprocess start.
+    assert RESUMED_HERE in _run_logs(orch, run.id)
+
+
+def test_a_runner_that_fetched_the_run_before_it_waited_again_skips_it(
+    orchestra: Orchestra, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window ``guard_runner`` closes: a runner fetched the resumed run as Scheduled,
+    ``cdmo serve`` claimed and re-suspended it first, and only then does the runner propose
+    Pending. Prefect answers Paused; unguarded, ``propose_pending`` lets ``Pause`` escape
+    (it would end ``serve``); guarded, the run is simply not submitted."""
+    import asyncio
+
+    from prefect import get_client
+    from prefect.exceptions import Pause
+    from prefect.runner._state_proposer import StateProposer
+
+    from cdmo_workflow.orchestration import fast_resume
+
+    orch = orchestra
+    code = open_mini(orch, "GUARD")
+    run = orch.wait_waiting(code, GATE)
+    monkeypatch.setattr(StateProposer, "propose_pending", StateProposer.propose_pending)
+    monkeypatch.setattr(fast_resume, "_guarded", False)
+
+    async def propose() -> bool:
+        async with get_client() as client:
+            return await StateProposer(client=client).propose_pending(run)
+
+    with pytest.raises(Pause):
+        asyncio.run(propose())
+    assert fast_resume.guard_runner()
+    assert asyncio.run(propose()) is False
+    still = orch.wait_waiting(code, GATE)
+    assert still.id == run.id and still.state.id == run.state.id  # untouched, still waiting
 
 
 def test_without_the_subscriber_the_run_applies_the_sign_off(orchestra: Orchestra) -> None:
@@ -113,7 +149,10 @@ def test_racing_paths_record_each_of_20_signatures_once(
     orchestra: Orchestra, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Twenty resumes, each raced by the runner's subscriber, the gate run itself and a
-    third claimant in this process calling the subscriber's handler at once."""
+    third claimant in this process calling the subscriber's handler at once; the
+    re-execution is raced too (the runner, ``cdmo serve``'s own and this process's)."""
+    from cdmo_workflow.orchestration.fast_resume import run_here
+    from cdmo_workflow.orchestration.serving import load_flow_module
     from cdmo_workflow.orchestration.subscriber import apply_resume
 
     orch = orchestra
@@ -123,12 +162,15 @@ def test_racing_paths_record_each_of_20_signatures_once(
     jitter = random.Random(20)
     offset = orch.runner.log.stat().st_size
     claimed_here: list[int] = []
+    ran_here: list[bool] = []
     failures: list[BaseException] = []
+    flow = load_flow_module("gate_review").gate_review
 
     def claim(run_id: Any, delay: float) -> None:
         time.sleep(delay)  # spread the start so each path wins some of the races
         try:
             claimed_here.append(apply_resume(run_id, wait=1.0))
+            ran_here.append(run_here(run_id, flow))
         except BaseException as exc:  # reported below: a racer must never fail
             failures.append(exc)
 
@@ -162,7 +204,8 @@ def test_racing_paths_record_each_of_20_signatures_once(
     by_subscriber = sum(_log_after(orch, offset).count(f" on {c}/{GATE} recorded") for c in codes)
     print(
         f"of 20 sign-offs: the third claimant applied {sum(claimed_here)}, the runner's "
-        f"subscriber {by_subscriber}, the gate runs {20 - sum(claimed_here) - by_subscriber}"
+        f"subscriber {by_subscriber}, the gate runs {20 - sum(claimed_here) - by_subscriber}; "
+        f"this process re-executed {sum(ran_here)} of the 20 resumed runs"
     )
     runs = {r.id for code in codes for r in orch.gate_runs(code)}
     try:
