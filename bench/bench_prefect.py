@@ -150,9 +150,9 @@ def _open_background(ctx: Any, client: Any, first: int, last: int) -> None:
         )
 
 
-def latency(tmp: Path) -> dict[str, float]:
-    """Sign-off latency with the subscriber and without it (the run's own path), with 0,
-    100 and 1,000 other gates waiting, each next to Prefect's bare round trip."""
+def start_server(tmp: Path) -> tuple[Any, dict[str, str], Path, str]:
+    """A Prefect server on a free port, and the environment ``cdmo serve`` gets: the
+    server, that environment, the definitions folder and the SQLite project database URL."""
     from cdmo_workflow.orchestration.server import PrefectServer, free_port
 
     defs = _defs(tmp / "defs")
@@ -168,6 +168,31 @@ def latency(tmp: Path) -> dict[str, float]:
         CDMO_DATABASE_URL=db_url,
         CDMO_DEFINITIONS=str(defs),
     )
+    return server, env, defs, db_url
+
+
+def prepare(db_url: str, defs: Path, api_url: str) -> tuple[Any, Any]:
+    """The project database migrated with the bench's users, the deployments registered:
+    a plain service context and one whose commits update Prefect."""
+    from cdmo_workflow import service
+    from cdmo_workflow.orchestration import serving
+    from cdmo_workflow.orchestration.hooks import PrefectHook
+
+    plain = service.open_context(db_url=db_url, definitions=defs)
+    plain.db.migrate()
+    for uid, role in [("pm1", "pm"), ("cust1", "customer"), ("qa1", "qa"), ("qa2", "qa")]:
+        service.provision_user(plain, uid, uid, [role], PASSWORD)
+    ctx = service.open_context(db_url=db_url, definitions=defs)
+    ctx.after_commit.append(PrefectHook(ctx, api_url=api_url))
+    for dep in serving.deployments():
+        dep.apply()
+    return plain, ctx
+
+
+def latency(tmp: Path) -> dict[str, float]:
+    """Sign-off latency with the subscriber and without it (the run's own path), with 0,
+    100 and 1,000 other gates waiting, each next to Prefect's bare round trip."""
+    server, env, defs, db_url = start_server(tmp)
     procs = []
     out: dict[str, float] = {}
     try:
@@ -179,19 +204,10 @@ def latency(tmp: Path) -> dict[str, float]:
             from prefect.flow_runs import resume_flow_run
 
             from cdmo_workflow import service
-            from cdmo_workflow.orchestration import serving
-            from cdmo_workflow.orchestration.hooks import PrefectHook
             from cdmo_workflow.orchestration.reads import last_seq
             from cdmo_workflow.orchestration.runs import gate_runs
 
-            plain = service.open_context(db_url=db_url, definitions=defs)
-            plain.db.migrate()
-            for uid, role in [("pm1", "pm"), ("cust1", "customer"), ("qa1", "qa"), ("qa2", "qa")]:
-                service.provision_user(plain, uid, uid, [role], PASSWORD)
-            ctx = service.open_context(db_url=db_url, definitions=defs)
-            ctx.after_commit.append(PrefectHook(ctx, api_url=server.api_url))
-            for dep in serving.deployments():
-                dep.apply()
+            plain, ctx = prepare(db_url, defs, server.api_url)
             cdmo = str(Path(sys.executable).with_name("cdmo"))
             procs.append(
                 _spawn(
@@ -346,11 +362,13 @@ def memory(tmp: Path) -> dict[str, float]:
                         )
                     )
 
-            _wait(lambda: paused() >= GATES, timeout=900, every=1)
+            _wait(lambda: paused() >= GATES, timeout=max(900, 3 * GATES), every=1)
             t_all = time.perf_counter() - t0
             _wait(lambda: _breakdown(up.pid)["flow_processes"] == 0, timeout=120, every=1)
             busy = _tree_rss_mb(up.pid)
             busy_parts = _breakdown(up.pid)
+            signed = _sign_some(ctx, SIGNED_IN_MEMORY)
+            after_parts = _breakdown(up.pid)
     finally:
         os.killpg(up.pid, signal.SIGINT)
         try:
@@ -366,7 +384,38 @@ def memory(tmp: Path) -> dict[str, float]:
         f"{GATES}_gates_runner_rss_mb": busy_parts["runner"],
         f"{GATES}_gates_server_rss_mb": busy_parts["server"],
         f"{GATES}_gates_flow_processes": busy_parts["flow_processes"],
+        f"runner_rss_mb_after_{signed}_sign_offs": after_parts["runner"],
     }
+
+
+SIGNED_IN_MEMORY = 10
+
+
+def _sign_some(ctx: Any, n: int) -> int:
+    """Sign ``n`` of the waiting gates through Prefect (pm1's Resume), each until its run
+    waits again: the subscriber and the re-executions in the runner count in its memory."""
+    from prefect import get_client
+    from prefect.flow_runs import resume_flow_run
+
+    from cdmo_workflow.orchestration.runs import gate_runs
+
+    form = {"user": "pm1", "role": "pm", "decision": "go", "meaning": "approval",
+            "comment": "", "conditions": [], "password": PASSWORD}  # fmt: skip
+    for i in range(n):
+        code = f"M-{i:03d}"
+        with get_client(sync_client=True) as c:
+            run = next(r for r in gate_runs(c, code, "design-review") if r.state.is_paused())
+        resume_flow_run(run.id, run_input=form)
+
+        def again(code: str = code, before: Any = run.state.id) -> bool:
+            with get_client(sync_client=True) as c:
+                return any(
+                    r.state.is_paused() and r.state.id != before
+                    for r in gate_runs(c, code, "design-review")
+                )
+
+        _wait(again, 120, 0.1)
+    return n
 
 
 def _part(name: str, tmp: Path) -> dict[str, float]:

@@ -17,6 +17,11 @@ import typer
 from .common import errors
 
 DEFAULT_PORT = 4200
+UP_RUN_LIMIT = 10
+"""Flow-run processes ``cdmo up`` starts at once. Without a limit, a bulk opening (an
+import, a migration) starts every gate run at once; on a small machine their heartbeats
+then come late and the zombie automation crashes them. A re-execution after a Resume
+usually runs in the serving process itself and takes no slot."""
 
 
 def register(app: typer.Typer) -> None:
@@ -47,6 +52,9 @@ def up(
     poll: Annotated[
         float, typer.Option("--poll", help="Seconds between the runner's polls.")
     ] = 2.0,
+    limit: Annotated[
+        int, typer.Option("--limit", help="At most this many flow-run processes at once.")
+    ] = UP_RUN_LIMIT,
 ) -> None:
     """Start the Prefect server and UI, the project database and the served flows, with a
     demo project whose first gate waits for sign-off in the UI. Ctrl-C stops everything."""
@@ -73,7 +81,7 @@ def up(
     _stop_on_signals()
     inbox: list[Any] = []
     try:
-        _run_up(server, db_url, no_demo, home_dir, inbox)
+        _run_up(server, db_url, no_demo, home_dir, inbox, limit)
     except KeyboardInterrupt:
         pass
     finally:
@@ -115,7 +123,9 @@ def _stop_on_signals() -> None:
     signal.signal(signal.SIGTERM, _raise)
 
 
-def _run_up(server: Any, db_url: str, no_demo: bool, home: Path, inbox: list[Any]) -> None:
+def _run_up(
+    server: Any, db_url: str, no_demo: bool, home: Path, inbox: list[Any], limit: int
+) -> None:
     from .. import service
     from ..config import mask_url
     from ..orchestration import serving
@@ -167,7 +177,7 @@ def _run_up(server: Any, db_url: str, no_demo: bool, home: Path, inbox: list[Any
         f"PREFECT_API_URL={server.api_url}"
     )
     typer.echo("Serving the deployments. Press Ctrl-C to stop.")
-    serving.serve(deps)
+    serving.serve(deps, limit=limit)
 
 
 def _reconcile(ctx: Any) -> int:
