@@ -60,36 +60,55 @@ def guard_runner() -> bool:
     return True
 
 
-def claim(client: Any, run_id: UUID) -> Any | None:
-    """Claim the resumed run (Scheduled → Pending); the run, or None if another has it."""
+def claim(run_id: UUID) -> Any | None:
+    """Claim resumed run ``run_id`` (Scheduled → Pending): the run, or None if another
+    claimant has it or it is not waiting to start."""
+    from prefect import get_client
     from prefect.exceptions import Abort, Pause
     from prefect.states import Pending
     from prefect.utilities.engine import propose_state_sync
 
-    run = client.read_flow_run(run_id)
-    if run.state is None or not run.state.is_scheduled():
-        return None
-    try:
-        state = propose_state_sync(client, Pending(), flow_run_id=run_id)
-    except (Abort, Pause):
-        return None
-    if not state.is_pending():
-        return None
-    return client.read_flow_run(run_id)
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(run_id)
+        if run.state is None or not run.state.is_scheduled():
+            return None
+        try:
+            state = propose_state_sync(client, Pending(), flow_run_id=run_id)
+        except (Abort, Pause):
+            return None
+        if not state.is_pending():
+            return None
+        return client.read_flow_run(run_id)
 
 
 def run_here(run_id: UUID, flow: Any) -> bool:
-    """Re-execute resumed run ``run_id`` of ``flow`` here if we claim it; True if we did.
+    """Claim resumed run ``run_id`` and re-execute it here; True if this process ran it."""
+    run = claim(run_id)
+    if run is None:
+        return False
+    run_claimed(run, flow)
+    return True
+
+
+def run_claimed(run: Any, flow: Any) -> None:
+    """Re-execute a run this process claimed, with Prefect's flow engine, until it waits
+    again or finishes.
 
     One execution of a run at a time in this process: Prefect's engine keeps a per-process
     registry of suspension requests by run id, and the previous execution's suspension
     observer, until it has stopped, would mark the next execution as suspended.
     """
-    with _lock_for(run_id):
+    from prefect.exceptions import Pause
+    from prefect.flow_engine import run_flow
+    from prefect.logging.loggers import flow_run_logger
+
+    with _lock_for(run.id):
         try:
-            return _run_here(run_id, flow)
+            flow_run_logger(run).info(RESUMED_HERE)
+            with suppress(Pause):  # waiting again, with the next form
+                run_flow(flow, flow_run=run, return_type="state")
         finally:
-            _forget(run_id)
+            _forget(run.id)
 
 
 _locks: dict[UUID, tuple[threading.Lock, int]] = {}
@@ -112,19 +131,3 @@ def _forget(run_id: UUID) -> None:
             del _locks[run_id]
         else:
             _locks[run_id] = (lock, users - 1)
-
-
-def _run_here(run_id: UUID, flow: Any) -> bool:
-    from prefect import get_client
-    from prefect.exceptions import Pause
-    from prefect.flow_engine import run_flow
-    from prefect.logging.loggers import flow_run_logger
-
-    with get_client(sync_client=True) as client:
-        run = claim(client, run_id)
-    if run is None:
-        return False
-    flow_run_logger(run).info(RESUMED_HERE)
-    with suppress(Pause):  # waiting again, with the next form
-        run_flow(flow, flow_run=run, return_type="state")
-    return True

@@ -10,9 +10,9 @@ same idempotency key the run would use (``signoff.py``). The resumed run then fi
 and waits again with the next form. Without a subscriber (it is down, or a team runs only
 ``prefect worker``), the run processes the input itself, unchanged.
 
-In ``cdmo serve`` and ``cdmo up`` the subscriber then also re-executes the resumed run in
-its own process when it can claim it (``fast_resume.py``), so the next form is ready without
-waiting for the runner's poll and a subprocess start. ``cdmo listen`` beside Prefect workers
+In ``cdmo serve`` and ``cdmo up`` the subscriber first claims the resumed run, applies the
+input, then re-executes the run in its own process (``fast_resume.py``), so the next form is
+ready without waiting for the runner's poll and a subprocess start. ``cdmo listen`` beside Prefect workers
 only applies the input: the workers run the run.
 
 Inputs that are not a sign-off (a refresh, an unreadable form, a missing password) are left
@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from .fast_resume import run_here
+from .fast_resume import claim, run_claimed
 from .signoff import apply_input, claim_input, parse_input, pending_inputs
 
 log = logging.getLogger("cdmo_workflow.subscriber")
@@ -163,15 +163,25 @@ class SignOffSubscriber:
                 task.add_done_callback(tasks.discard)
 
     async def _handle(self, slots: asyncio.Semaphore, run_id: UUID, wait: float) -> None:
+        """Claim the run first when this process re-executes runs (the runner polls every
+        second, and a claim holds it off while the input is applied), apply the input,
+        then re-execute the claimed run: it is never left Pending, whatever failed."""
         async with slots:
+            run = None
             try:
-                self.handled += await asyncio.to_thread(apply_resume, run_id, wait=wait)
                 if self.flow is not None:
-                    await asyncio.to_thread(run_here, run_id, self.flow)
+                    run = await asyncio.to_thread(claim, run_id)
+                self.handled += await asyncio.to_thread(apply_resume, run_id, wait=wait)
             except Exception as exc:  # the run applies the input itself
-                log.warning(
-                    "subscriber: could not apply the input of run %s (%s: %s); the run will",
-                    run_id,
-                    type(exc).__name__,
-                    str(exc).splitlines()[0] if str(exc) else "",
-                )
+                _warn(f"could not apply the input of run {run_id}", "the run will", exc)
+            finally:
+                if run is not None:
+                    try:
+                        await asyncio.to_thread(run_claimed, run, self.flow)
+                    except Exception as exc:  # the engine sets the run's final state
+                        _warn(f"re-executing run {run_id} failed", "see the run's logs", exc)
+
+
+def _warn(what: str, then: str, exc: Exception) -> None:
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    log.warning("subscriber: %s (%s: %s); %s", what, type(exc).__name__, first, then)
