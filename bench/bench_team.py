@@ -33,11 +33,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.bench_prefect import _defs, _rss_mb, _tree_rss_mb, _wait
+from bench.bench_prefect import TEAM, USERS, _defs, _rss_mb, _tree_rss_mb, _wait, resume
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery"
-TEAM = {"pm": ["pm1"], "qa": ["qa1"], "customer": ["cust1"]}
 GATES = int(os.environ.get("BENCH_TEAM_GATES", "1000"))
 SIGNS = int(os.environ.get("BENCH_TEAM_SIGNS", "10"))
 WORKER_LIMIT = os.environ.get("BENCH_TEAM_WORKER_LIMIT", "10")
@@ -190,7 +189,7 @@ def run(tmp: Path) -> dict[str, Any]:
 
             ctx = service.open_context(db_url=db_url, definitions=defs)
             ctx.db.migrate()
-            for uid, role in [("pm1", "pm"), ("cust1", "customer"), ("qa1", "qa")]:
+            for uid, role in USERS:
                 service.provision_user(ctx, uid, uid, [role], PASSWORD)
             t0 = time.monotonic()
             for i in range(GATES):
@@ -245,7 +244,7 @@ def run(tmp: Path) -> dict[str, Any]:
                 form = {"user": "pm1", "role": "pm", "decision": "go", "meaning": "approval",
                         "comment": "", "conditions": [], "password": PASSWORD}  # fmt: skip
                 t = time.perf_counter()
-                client.resume_flow_run(run.id, run_input=form)
+                resume(run.id, form)
                 _wait(lambda code=code, s=last_seq(ctx, code): last_seq(ctx, code) > s, 300, 0.05)
                 committed.append(time.perf_counter() - t)
                 _wait(lambda code=code: waiting(code), 300, 0.1)
@@ -254,7 +253,7 @@ def run(tmp: Path) -> dict[str, Any]:
                 fr = run_deployment("bare-suspend/bare-suspend", timeout=0)
                 _wait(lambda fid=fr.id: client.read_flow_run(fid).state.is_paused(), 300, 0.1)
                 t = time.perf_counter()
-                client.resume_flow_run(fr.id, run_input={"value": "x"})
+                resume(fr.id, {"value": "x"})
                 _wait(lambda fid=fr.id: client.read_flow_run(fid).state.is_completed(), 300, 0.1)
                 bare.append(time.perf_counter() - t)
             out["signoff_s"] = {
@@ -332,7 +331,7 @@ def reconcile_scale(tmp: Path, n: int) -> dict[str, Any]:
 
             ctx = service.open_context(db_url=db_url, definitions=defs)
             ctx.db.migrate()
-            for uid, role in [("pm1", "pm"), ("cust1", "customer"), ("qa1", "qa")]:
+            for uid, role in USERS:
                 service.provision_user(ctx, uid, uid, [role], PASSWORD)
             t0 = time.monotonic()
             for i in range(n):

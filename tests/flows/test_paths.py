@@ -117,8 +117,24 @@ def gate_children(orch: Orchestra, pid: int) -> list[int]:
 
 
 def test_waiting_gates_hold_no_process(orchestra: Orchestra) -> None:
+    from cdmo_workflow.orchestration.fast_resume import RESUMED_HERE
+    from cdmo_workflow.orchestration.forms import refresh_input_for
+
     orch = orchestra
     pid = orch.runner.pid
+    # Warm the serving process first: its first re-execution of a resumed run imports
+    # Prefect's flow engine once, a constant that does not grow with the waiting gates.
+    warm = open_mini(orch, "WARM")
+    run = orch.wait_waiting(warm, "design-review")
+    offset = orch.runner.log.stat().st_size
+    with orch.client() as c:
+        c.resume_flow_run(run.id, run_input=refresh_input_for(c, run))
+    wait_for(
+        lambda: RESUMED_HERE in orch.runner.log.read_bytes()[offset:].decode(errors="replace"),
+        60,
+        "a re-execution in the serving process",
+    )
+    orch.wait_waiting(warm, "design-review")
     wait_for(lambda: not gate_children(orch, pid), 60, "runner idle")
     idle_rss = rss_kb(pid)
     codes = [open_mini(orch, "IDLE") for _ in range(20)]
