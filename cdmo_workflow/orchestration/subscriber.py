@@ -12,8 +12,8 @@ and waits again with the next form. Without a subscriber (it is down, or a team 
 
 In ``cdmo serve`` and ``cdmo up`` the subscriber first claims the resumed run, applies the
 input, then re-executes the run in its own process (``fast_resume.py``), so the next form is
-ready without waiting for the runner's poll and a subprocess start. ``cdmo listen`` beside Prefect workers
-only applies the input: the workers run the run.
+ready without waiting for the runner's poll and a subprocess start. ``cdmo listen`` beside
+Prefect workers only applies the input: the workers run the run.
 
 Inputs that are not a sign-off (a refresh, an unreadable form, a missing password) are left
 to the run: it shows their note above the next form.
